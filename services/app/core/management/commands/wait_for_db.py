@@ -1,0 +1,40 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connections
+
+from core.views import first_line
+
+
+class Command(BaseCommand):
+    help = "Wait until the database answers a real query (not merely an open port)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--timeout", type=float, default=60, help="seconds to wait in all (default 60)")
+        parser.add_argument("--interval", type=float, default=1, help="seconds between tries (default 1)")
+        parser.add_argument("--database", default="default", help="database alias (default 'default')")
+
+    def handle(self, *args, timeout, interval, database, **options):
+        connection = connections[database]
+        host = connection.settings_dict.get("HOST") or connection.settings_dict.get("NAME")
+        deadline = time.monotonic() + timeout
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                    cursor.fetchone()
+            except DatabaseError as exc:
+                error = first_line(exc)
+                connection.close()
+                if time.monotonic() + interval > deadline:
+                    raise CommandError(
+                        f"database at {host} did not answer within {timeout:g}s "
+                        f"({tries} tries); last error: {error}"
+                    ) from None
+                self.stdout.write(f"Waiting for the database at {host} (try {tries}): {error}")
+                time.sleep(interval)
+            else:
+                self.stdout.write(self.style.SUCCESS(f"Database at {host} is ready."))
+                return

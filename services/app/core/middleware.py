@@ -1,0 +1,33 @@
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
+
+from .views import first_line
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database is away, answer 503 with a short page instead of a 500 and a trace.
+
+    Clients may retry; nothing was written, since the request's query did not reach the database.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            log.warning("database unavailable: %s", first_line(exception))
+            response = HttpResponse(
+                "Service temporarily unavailable: the database cannot be reached. Try again shortly.\n",
+                status=503,
+                content_type="text/plain",
+            )
+            response["Retry-After"] = "5"
+            return response
+        return None

@@ -1,0 +1,40 @@
+import re
+import uuid
+from pathlib import PurePath
+
+from django.db import models
+
+
+def attachment_path(instance, filename):
+    """A random stored name: it cannot collide, nor be guessed from the uploaded name.
+
+    Only a short, plain extension is kept, so the proxy can send the right content type.
+    """
+    suffix = PurePath(filename).suffix.lower()
+    if not re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
+        suffix = ""
+    return f"attachments/{uuid.uuid4().hex}{suffix}"
+
+
+class Todo(models.Model):
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    done = models.BooleanField(default=False)
+    attachment = models.FileField(upload_to=attachment_path, blank=True, max_length=255)
+    # The uploaded file's own name, for display only; the stored name is random.
+    attachment_name = models.CharField(max_length=255, blank=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["done", "-created"]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        if self.attachment and not self.attachment._committed:
+            self.attachment_name = PurePath(self.attachment.name).name
+        elif not self.attachment:
+            self.attachment_name = ""
+        super().save(*args, **kwargs)

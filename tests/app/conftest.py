@@ -1,0 +1,66 @@
+import importlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import clear_url_caches
+
+import config.urls
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Every test writes uploads into a folder of its own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def plain_static_storage(settings):
+    """Templates render without a collectstatic manifest (the hashed storage needs one)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def _reload_urls():
+    clear_url_caches()
+    importlib.reload(config.urls)
+
+
+@pytest.fixture
+def debug_on(settings, media_root):
+    """DEBUG on, with the URLconf rebuilt, since it adds the static and media routes at import."""
+    settings.DEBUG = True
+    _reload_urls()
+    yield
+    settings.DEBUG = False
+    _reload_urls()
+
+
+@pytest.fixture
+def upload():
+    def make(name="notes.txt", content=b"hello attachment\n", content_type="text/plain"):
+        return SimpleUploadedFile(name, content, content_type=content_type)
+
+    return make
+
+
+@pytest.fixture
+def unreachable_database(django_db_blocker):
+    """The default connection pointed at a closed port, as if the database server were down.
+    Restored afterwards."""
+    from django.db import connection
+
+    from tests.throwaway_postgres import free_port
+
+    if connection.vendor == "sqlite":
+        pytest.skip("needs a database server (the run uses SQLite)")
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=free_port())
+    with django_db_blocker.unblock():
+        yield connection
+        connection.close()
+    connection.settings_dict.clear()
+    connection.settings_dict.update(saved)
