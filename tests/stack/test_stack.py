@@ -1,0 +1,131 @@
+"""The production-like base stack, checked through the proxy only, as a user would see it."""
+
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.stack.conftest import admin_session, csrf_post
+
+pytestmark = pytest.mark.stack
+
+ATTACHMENT = b"attachment bytes \x00\x01\x02 " * 1000
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    return admin_session(stack)
+
+
+@pytest.fixture(scope="module")
+def todo_with_attachment(stack, admin):
+    """A Todo added through the admin form; returns the attachment's URL from the change page."""
+    response = csrf_post(
+        admin,
+        stack,
+        "/admin/core/todo/add/",
+        data={"title": "Ship it", "description": "through the proxy"},
+        files={"attachment": ("release notes.bin", ATTACHMENT, "application/octet-stream")},
+    )
+    assert response.status_code == 302, response.text[:2000]
+    changelist = admin.get(stack.url + "/admin/core/todo/", timeout=30).text
+    change = re.search(r'href="(/admin/core/todo/\d+/change/)"', changelist).group(1)
+    page = admin.get(stack.url + change, timeout=30).text
+    return re.search(r'href="(/media/attachments/[0-9a-f]{32}\.bin)"', page).group(1)
+
+
+def test_healthz_is_ok_through_the_proxy(stack):
+    response = stack.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_admin_login_page_loads_with_its_css_from_nginx(stack):
+    page = stack.get("/admin/login/")
+    assert page.status_code == 200
+    css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text)
+    assert css, "the admin links a hashed stylesheet (ManifestStaticFilesStorage)"
+    response = stack.get(css.group(1), headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/css")
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert "body" in response.text
+
+
+def test_responses_carry_security_headers_and_no_nginx_version(stack):
+    response = stack.get("/admin/login/")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] in {"DENY", "SAMEORIGIN"}
+    assert "Referrer-Policy" in response.headers
+    assert response.headers.get("Server", "nginx") == "nginx"
+
+
+def test_superuser_adds_a_todo_with_an_attachment_that_nginx_serves_back(stack, todo_with_attachment):
+    response = stack.get(todo_with_attachment)
+    assert response.status_code == 200
+    assert response.content == ATTACHMENT
+    # Uploaded files never run as pages of the site.
+    assert "sandbox" in response.headers["Content-Security-Policy"]
+
+
+def test_upload_over_the_limit_gets_413(stack, admin):
+    too_big = b"x" * (2 * 1024 * 1024)  # the stack's limit is 1m
+    response = csrf_post(
+        admin,
+        stack,
+        "/admin/core/todo/add/",
+        data={"title": "big"},
+        files={"attachment": ("big.bin", too_big)},
+    )
+    assert response.status_code == 413
+    assert "1m" in response.text
+
+
+def test_django_builds_urls_with_the_host_and_port_the_client_used(stack):
+    response = stack.get("/admin/", allow_redirects=False)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("/admin/login/") or location.startswith(f"{stack.url}/admin/login/")
+
+
+def test_a_host_not_in_allowed_hosts_gets_400(stack):
+    assert stack.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_app_and_proxy_run_as_non_root(stack):
+    for service in ("app", "proxy"):
+        uids = stack.compose(
+            "exec", "-T", service, "sh", "-c", "grep -h '^Uid:' /proc/[0-9]*/status"
+        ).stdout.split("\n")
+        real_uids = {line.split()[1] for line in uids if line.strip()}
+        assert real_uids and "0" not in real_uids, f"{service} runs a process as root: {uids}"
+
+
+def test_the_database_is_published_nowhere(stack):
+    ports = subprocess.run(
+        ["docker", "inspect", "-f", "{{json .HostConfig.PortBindings}}", stack.container("db")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert ports in {"{}", "null"}
+
+
+def test_todos_and_media_survive_down_and_up(stack, admin, todo_with_attachment):
+    stack.compose("down", "--timeout", "10")
+    stack.up()
+    assert stack.get(todo_with_attachment).content == ATTACHMENT
+    session = admin_session(stack, username="admin2")
+    assert "Ship it" in session.get(stack.url + "/admin/core/todo/", timeout=30).text
+
+
+def test_uwsgi_stops_within_a_few_seconds(stack):
+    started = time.monotonic()
+    stack.compose("stop", "--timeout", "20", "app")
+    took = time.monotonic() - started
+    state = stack.compose("ps", "--all", "--format", "{{.State}} {{.Status}}", "app").stdout
+    stack.up()
+    assert took < 8, f"docker compose stop app took {took:.1f}s"
+    assert "(137)" not in state, f"uWSGI was killed, not stopped: {state}"
