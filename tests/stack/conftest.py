@@ -67,7 +67,12 @@ class Stack:
     def compose(self, *args: str, check=True, timeout=600, **kwargs) -> subprocess.CompletedProcess:
         names = [x for f in self.files for x in ("-f", f)]
         cmd = ["docker", "compose", "-p", self.project, *names, "--env-file", str(self.env_file), *args]
-        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, **kwargs)
+        # The env file must win: compose prefers the process environment, which holds the host
+        # test run's own defaults (pytest-env).
+        env = {k: v for k, v in kwargs.pop("env", os.environ).items() if k not in self.env}
+        result = subprocess.run(
+            cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, **kwargs
+        )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -82,7 +87,9 @@ class Stack:
         return result
 
     def down(self):
-        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
+        self.compose(
+            "down", "--volumes", "--remove-orphans", "--rmi", "local", "--timeout", "10", check=False
+        )
 
     def manage(self, *args: str, env: dict | None = None) -> str:
         passed = [x for name in (env or {}) for x in ("-e", name)]

@@ -1,0 +1,113 @@
+# nginx site config; run.sh renders it to /etc/nginx/conf.d/default.conf,
+# replacing only the dollar-brace variables (LISTEN_PORT, APP_HOST, APP_PORT,
+# CLIENT_MAX_BODY_SIZE, RESOLVER). Plain $variables are nginx's own.
+
+# The app's address is looked up per request (see uwsgi_pass below), so a
+# recreated app container is found again without restarting nginx.
+resolver ${RESOLVER} valid=10s ipv6=off;
+
+# Security headers (security_headers.conf): nginx's value unless the app sent
+# its own; an empty value makes add_header send nothing.
+map $upstream_http_x_content_type_options $security_content_type_options {
+    ""      "nosniff";
+    default "";
+}
+map $upstream_http_x_frame_options $security_frame_options {
+    ""      "DENY";
+    default "";
+}
+map $upstream_http_referrer_policy $security_referrer_policy {
+    ""      "same-origin";
+    default "";
+}
+
+# ManifestStaticFilesStorage names files like base.4f2a9c1e7d3b.css: such a
+# name changes whenever the content does, so it can be cached for good.
+map $uri $static_cache_control {
+    "~\.[0-9a-f]{12}\.\w+$" "public, max-age=31536000, immutable";
+    default                 "public, max-age=300";
+}
+
+# Uploaded files of types a browser would run as a page are only downloaded.
+map $uri $media_content_disposition {
+    "~*\.(html?|xhtml|svg|xml|js|mjs)$" "attachment";
+    default                             "";
+}
+
+# X-Forwarded-Proto for the app: kept from a TLS-terminating front (only
+# loopback reaches this proxy's published port), else this proxy's scheme.
+map $http_x_forwarded_proto $forwarded_proto {
+    ""      $scheme;
+    default $http_x_forwarded_proto;
+}
+
+gzip on;
+gzip_vary on;
+# Compress the app's responses too (nginx skips proxied responses by default).
+gzip_proxied any;
+gzip_min_length 256;
+# text/html is always compressed.
+gzip_types text/css text/plain text/javascript application/javascript
+           application/json image/svg+xml application/xml text/xml;
+
+server_tokens off;
+
+server {
+    listen ${LISTEN_PORT} default_server;
+    server_name _;
+
+    client_max_body_size ${CLIENT_MAX_BODY_SIZE};
+    error_page 413 @upload_too_large;
+    error_page 502 503 504 /unavailable.html;
+
+    # /static/... and /media/... are files in /vol/static and /vol/media.
+    root /vol;
+
+    location / {
+        include security_headers.conf;
+        # A variable makes nginx resolve the name at request time.
+        set $app ${APP_HOST}:${APP_PORT};
+        uwsgi_pass $app;
+        include uwsgi_params;
+        # On the stack's own network a connect is instant or fails: do not
+        # hold the client for nginx's default 60s when the app is away.
+        uwsgi_connect_timeout 5s;
+    }
+
+    location /static/ {
+        include security_headers.conf;
+        add_header Cache-Control $static_cache_control;
+        # Files only: a directory (or a missing file) is a 404.
+        try_files $uri =404;
+    }
+
+    location /media/ {
+        include security_headers.conf;
+        # Uploads can change under the same name: revalidate each time.
+        add_header Cache-Control "no-cache";
+        # Never run an upload as a page, whatever its type.
+        add_header Content-Security-Policy "default-src 'none'; sandbox" always;
+        add_header Content-Disposition $media_content_disposition always;
+        try_files $uri =404;
+    }
+
+    # For the container healthcheck: nginx itself answers.
+    location = /nginx-health {
+        access_log off;
+        default_type text/plain;
+        return 200 "ok\n";
+    }
+
+    location @upload_too_large {
+        include security_headers.conf;
+        default_type text/plain;
+        return 413 "Upload too large: the limit is ${CLIENT_MAX_BODY_SIZE}.\n";
+    }
+
+    location = /unavailable.html {
+        internal;
+        include security_headers.conf;
+        add_header Cache-Control "no-store" always;
+        root /usr/share/nginx/html;
+    }
+}
