@@ -77,8 +77,7 @@ def engine_answers() -> bool:
 def require_engine() -> None:
     if not engine_answers():
         raise Exit(
-            "No Docker engine answers. Start Docker (Docker Desktop, or `sudo systemctl start docker`) "
-            "and try again.",
+            "No Docker engine answers. Start Docker (Docker Desktop, or `sudo systemctl start docker`) and try again.",
             1,
         )
 
@@ -103,6 +102,12 @@ def compose(c, args: str, files=DEV_FILES, **kwargs):
         return run(c, f"docker compose {names} --env-file .env {args}", env=env, **kwargs)
 
 
+def as_host_user() -> str:
+    """`exec`/`run` options: no TTY when there is none, and the host user's ids, so files a
+    command writes into the bind-mounted repository (startapp, migrations) are the host user's."""
+    return f"{'' if TTY else '-T '}--user {os.getuid()}:{os.getgid()}"
+
+
 def stack_running(c) -> bool:
     if inside_stack() or not engine_answers() or not ENV_FILE.exists():
         return False
@@ -121,9 +126,8 @@ def django(c, args: str, env: dict | None = None, **kwargs):
     """Run `manage.py ARGS` where it belongs: in the app container while the stack runs,
     else directly (inside the stack, or on the host with the settings of .env)."""
     if stack_running(c):
-        passed = " ".join(f"-e {name}" for name in (env or {}))
-        tty = "" if TTY else "-T"
-        return compose(c, f"exec {tty} {passed} app python manage.py {args}", env=env or {}, **kwargs)
+        passed = "".join(f"-e {name} " for name in (env or {}))
+        return compose(c, f"exec {as_host_user()} {passed}app python manage.py {args}", env=env or {}, **kwargs)
     host_env = {} if inside_stack() else read_env()
     with c.cd(APP_DIR):
         command = f"{shlex.quote(sys.executable)} manage.py {args}"
@@ -138,8 +142,7 @@ def test(c, docker=False):
     """Run the test suite; words after the options go to pytest (inv test -k admin -x)."""
     args = c.remainder
     if docker:
-        tty = "" if TTY else "-T"
-        compose(c, f"run --rm {tty} -w /workspace app python -m pytest {args}")
+        compose(c, f"run --rm {as_host_user()} -w /workspace app python -m pytest {args}")
         return
     with c.cd(ROOT):
         run(c, f"{shlex.quote(sys.executable)} -m pytest {args}")

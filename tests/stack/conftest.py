@@ -70,13 +70,9 @@ class Stack:
         # The env file must win: compose prefers the process environment, which holds the host
         # test run's own defaults (pytest-env).
         env = {k: v for k, v in kwargs.pop("env", os.environ).items() if k not in self.env}
-        result = subprocess.run(
-            cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, **kwargs
-        )
+        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
         if check and result.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-            )
+            raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
 
     def up(self, *args: str):
@@ -87,9 +83,7 @@ class Stack:
         return result
 
     def down(self):
-        self.compose(
-            "down", "--volumes", "--remove-orphans", "--rmi", "local", "--timeout", "10", check=False
-        )
+        self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", "--timeout", "10", check=False)
 
     def manage(self, *args: str, env: dict | None = None) -> str:
         passed = [x for name in (env or {}) for x in ("-e", name)]
@@ -179,6 +173,4 @@ def csrf_post(session: requests.Session, stack: Stack, path: str, **kwargs) -> r
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     data = {**kwargs.pop("data", {}), "csrfmiddlewaretoken": token}
     headers = {"Referer": stack.url + path}
-    return session.post(
-        stack.url + path, data=data, headers=headers, timeout=60, allow_redirects=False, **kwargs
-    )
+    return session.post(stack.url + path, data=data, headers=headers, timeout=60, allow_redirects=False, **kwargs)

@@ -96,9 +96,9 @@ def test_a_host_not_in_allowed_hosts_gets_400(stack):
 
 def test_app_and_proxy_run_as_non_root(stack):
     for service in ("app", "proxy"):
-        uids = stack.compose(
-            "exec", "-T", service, "sh", "-c", "grep -h '^Uid:' /proc/[0-9]*/status"
-        ).stdout.split("\n")
+        uids = stack.compose("exec", "-T", service, "sh", "-c", "grep -h '^Uid:' /proc/[0-9]*/status").stdout.split(
+            "\n"
+        )
         real_uids = {line.split()[1] for line in uids if line.strip()}
         assert real_uids and "0" not in real_uids, f"{service} runs a process as root: {uids}"
 

@@ -30,8 +30,7 @@ class Command(BaseCommand):
                 connection.close()
                 if time.monotonic() + interval > deadline:
                     raise CommandError(
-                        f"database at {host} did not answer within {timeout:g}s "
-                        f"({tries} tries); last error: {error}"
+                        f"database at {host} did not answer within {timeout:g}s ({tries} tries); last error: {error}"
                     ) from None
                 self.stdout.write(f"Waiting for the database at {host} (try {tries}): {error}")
                 time.sleep(interval)
