@@ -60,7 +60,7 @@ def ensure_env_file() -> None:
 
 
 def inside_stack() -> bool:
-    """True in the app container of the development stack (the devcontainer sets it)."""
+    """True in the app container of the development stack (compose.dev.yaml sets it)."""
     return os.environ.get("WORKSPACE_IN_STACK") == "1"
 
 
@@ -75,6 +75,8 @@ def engine_answers() -> bool:
 
 
 def require_engine() -> None:
+    if inside_stack():
+        raise Exit("This task drives Docker: run it in a terminal on the host, not inside the app container.", 1)
     if not engine_answers():
         raise Exit(
             "No Docker engine answers. Start Docker (Docker Desktop, or `sudo systemctl start docker`) and try again.",
@@ -157,7 +159,7 @@ def build(c):
 @task
 def up(c):
     """Start the stack (app, db, proxy) and wait until it is healthy; without Docker, a host run."""
-    if not engine_answers():
+    if not engine_answers() and not inside_stack():
         say("No Docker engine answers: running on this machine with the embedded SQLite database.")
         env = {**read_env(), "DEBUG": "true"}
         django(c, "migrate --noinput", env=env)
