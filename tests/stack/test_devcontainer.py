@@ -4,6 +4,7 @@ a fresh copy of the repository that this user owns, with no .env yet; when the t
 it creates that user (the dev container maps the host user's ids, and root gets 1000). The stack
 has its own project name and a free loopback port, and everything it creates is removed after."""
 
+import grp
 import json
 import os
 import pwd
@@ -84,7 +85,7 @@ def docker_socket_groups() -> list[int]:
 def unused_id() -> int:
     """A UID and GID no account uses, and not 1000, the image's default: the test then shows
     that the ids really come from the host user."""
-    taken = {entry.pw_uid for entry in pwd.getpwall()} | {entry.pw_gid for entry in pwd.getpwall()}
+    taken = {user.pw_uid for user in pwd.getpwall()} | {group.gr_gid for group in grp.getgrall()}
     return next(n for n in range(2000, 60000) if n not in taken)
 
 
@@ -99,11 +100,11 @@ def base_dir():
 
 @pytest.fixture(scope="module")
 def host_user(base_dir):
+    if os.getuid() != 0:
+        yield HostUser(os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name, Path.home())
+        return
     home = base_dir / "home"
     home.mkdir()
-    if os.getuid() != 0:
-        yield HostUser(os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name, home)
-        return
     uid = unused_id()
     name = f"dc{uuid.uuid4().hex[:8]}"
     subprocess.run(
@@ -185,8 +186,7 @@ def devcontainer(workspace, host_user, base_dir):
         "COMPOSE_PROJECT_NAME": project,
         "PROXY_PORT": str(port),
     }
-    if "DOCKER_HOST" in os.environ:
-        env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+    env.update({name: os.environ[name] for name in ("DOCKER_HOST", "DOCKER_CONTEXT") if name in os.environ})
     running = DevContainer(host_user, workspace, project, port, env)
     try:
         result = running.cli("up", "--workspace-folder", str(workspace), timeout=900)
