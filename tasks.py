@@ -248,6 +248,34 @@ def psql(c):
     compose(c, f"exec {tty} db psql -U {env.get('POSTGRES_USER', 'app')} {env.get('POSTGRES_DB', 'app')}")
 
 
+# --------------------------------------------------------------------------- benchmarks
+
+
+@task(
+    help={
+        "quick": "a few seconds a case: proves the benchmark works end to end (CI runs this)",
+        "parts": "comma-separated subset of build,size,startup,serving (default: all)",
+    }
+)
+def bench(c, quick=False, parts=""):
+    """Measure serving speed against gunicorn/WhiteNoise, build time, image size and start-up;
+    results in benchmarks/results/. Settings like UWSGI_THREADS=8 in the environment are used."""
+    require_engine()
+    if not shutil.which("wrk"):
+        raise Exit("wrk, the load generator, is missing: install it (sudo apt-get install wrk) and try again.", 1)
+    with c.cd(ROOT):
+        python = shlex.quote(sys.executable)
+        if c.run(f"{python} -c 'import matplotlib'", hide=True, warn=True).failed:
+            say("Installing the chart's library into this Python environment (benchmarks/requirements-chart.txt).")
+            run(c, f"{python} -m pip install --quiet -r benchmarks/requirements-chart.txt")
+        options = ("--quick " if quick else "") + (f"--parts {shlex.quote(parts)}" if parts else "")
+        run(
+            c,
+            f"{python} benchmarks/bench.py {options}",
+            hint="A case failed: its lines above say why; benchmarks/results/ holds what was measured.",
+        )
+
+
 # `inv manage startapp blog`, `inv test -k admin`: invoke would read `blog` as a task name and
 # `-k` as its own flag. For these tasks, the words after the task's own options go to the
 # command it wraps, as if they followed `--`.

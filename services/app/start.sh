@@ -6,6 +6,10 @@ set -eu
 python manage.py wait_for_db --timeout "${DB_WAIT_TIMEOUT:-60}"
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput
+# Compressed copies of the text files: nginx sends them as they are (gzip_static)
+# instead of compressing the same file again for every request.
+find "$STATIC_ROOT" -type f \( -name '*.css' -o -name '*.js' -o -name '*.svg' -o -name '*.txt' \
+    -o -name '*.json' -o -name '*.map' \) -exec gzip -9 --keep --force {} +
 
 # exec: uWSGI becomes PID 1 and receives docker's SIGTERM itself (die-on-term).
 exec uwsgi --ini uwsgi.ini
