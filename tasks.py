@@ -367,23 +367,32 @@ def swarm_app_container(c, deployment: Deployment) -> str:
     return found[0]
 
 
-@task(help={"swarm": "deploy to a Docker Swarm with `docker stack deploy`", **DEPLOY_HELP})
-def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV)):
+@task(
+    help={
+        "swarm": "deploy to a Docker Swarm with `docker stack deploy`",
+        "override": "a compose file layered on top, for this site's own changes",
+        **DEPLOY_HELP,
+    }
+)
+def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Build and start the production stack from .env.deploy, migrate once, run check --deploy."""
     deployment = Deployment(env_file, host)
+    extra = (rel(Path(override)),) if override else ()
+    files = (*DEPLOY_FILES, *extra)
     hint = "`inv deploy` again after fixing it; `docker compose ps` / `docker service ps` show the services."
     if not swarm:
-        deployment.compose(c, "build", hint="Read the build output above.")
-        deployment.compose(c, "up --detach --wait --remove-orphans", hint=hint)
+        deployment.compose(c, "build", files=files, hint="Read the build output above.")
+        deployment.compose(c, "up --detach --wait --remove-orphans", files=files, hint=hint)
         for command in ("migrate --noinput", "check --deploy --fail-level WARNING"):
-            deployment.compose(c, f"exec -T app python manage.py {command}", hint=hint)
+            deployment.compose(c, f"exec -T app python manage.py {command}", files=files, hint=hint)
         say(f"The stack {deployment.name} is up on {deployment.where}: {deployment.url()}")
         return
     # A swarm updates a service only when its spec changes: each deploy tags a new version.
     env = {"IMAGE_TAG": deployment.settings.get("IMAGE_TAG") or time.strftime("%Y%m%d%H%M%S")}
-    deployment.compose(c, "build", env=env, hint="Read the build output above.")
+    deployment.compose(c, "build", files=files, env=env, hint="Read the build output above.")
     env.update(swarm_secrets(c, deployment))
-    model = deployment.compose(c, "config --format json", files=(*DEPLOY_FILES, SWARM_FILE), env=env, hide="out")
+    swarm_files = (*DEPLOY_FILES, SWARM_FILE, *extra)
+    model = deployment.compose(c, "config --format json", files=swarm_files, env=env, hide="out")
     stack = json.dumps(swarm_stack(json.loads(model.stdout)))
     # --resolve-image never: the images are this engine's own, no registry has them.
     run(
