@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -393,15 +394,16 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     env.update(swarm_secrets(c, deployment))
     swarm_files = (*DEPLOY_FILES, SWARM_FILE, *extra)
     model = deployment.compose(c, "config --format json", files=swarm_files, env=env, hide="out")
-    stack = json.dumps(swarm_stack(json.loads(model.stdout)))
-    # --resolve-image never: the images are this engine's own, no registry has them.
-    run(
-        c,
-        f"docker stack deploy --detach=false --prune --resolve-image never -c - {deployment.name}",
-        in_stream=io.StringIO(stack),
-        pty=False,
-        hint=hint,
-    )
+    # The stack file holds no secret: those are Docker secrets by now.
+    with tempfile.NamedTemporaryFile("w", prefix=f"{deployment.name}-", suffix=".json") as stack:
+        json.dump(swarm_stack(json.loads(model.stdout)), stack)
+        stack.flush()
+        # --resolve-image never: the images are this engine's own, no registry has them.
+        run(
+            c,
+            f"docker stack deploy --detach=false --prune --resolve-image never -c {stack.name} {deployment.name}",
+            hint=hint,
+        )
     for command in ("migrate --noinput", "check --deploy --fail-level WARNING"):
         run(c, f"docker exec {swarm_app_container(c, deployment)} python manage.py {command}", hint=hint)
     say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: {deployment.url()}")
