@@ -288,6 +288,8 @@ class Deployment:
         if host:
             # Every docker command of this run talks to that engine: the Docker-native way.
             os.environ["DOCKER_HOST" if "://" in host else "DOCKER_CONTEXT"] = host
+            if not engine_answers():
+                raise Exit(f"No Docker engine answers at {host}: check the address or `docker context ls`.", 1)
         self.where = host or "this machine"
 
     def check(self) -> None:
