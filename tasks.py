@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from invoke import Exit, task
+from invoke.exceptions import CommandTimedOut
 from invoke.main import program
 
 ROOT = Path(__file__).resolve().parent
@@ -40,9 +41,13 @@ def run(c, command: str, **kwargs):
     """Echo the command, run it, and stop with `hint` (if given) when it fails."""
     hint = kwargs.pop("hint", None)
     kwargs.setdefault("pty", TTY)
-    result = c.run(command, echo=True, warn=True, **kwargs)
+    hint = f"\nHint: {hint}" if hint else ""
+    try:
+        result = c.run(command, echo=True, warn=True, **kwargs)
+    except CommandTimedOut as timed_out:
+        raise Exit(f"Timed out after {timed_out.timeout}s: {command}{hint}", 1) from None
     if result.failed:
-        raise Exit(f"Failed (exit {result.exited}): {command}" + (f"\nHint: {hint}" if hint else ""), 1)
+        raise Exit(f"Failed (exit {result.exited}): {command}{hint}", 1)
     return result
 
 
@@ -404,7 +409,9 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
         run(
             c,
             f"docker stack deploy --detach=false --prune --resolve-image never -c {stack.name} {deployment.name}",
-            hint=hint,
+            # The CLI waits for the services to converge: forever, if a task keeps failing.
+            timeout=600,
+            hint="`docker service ps --no-trunc <stack>_<service>` shows why a task failed; fix it, deploy again.",
         )
     for command in ("migrate --noinput", "check --deploy --fail-level WARNING"):
         run(c, f"docker exec {swarm_app_container(c, deployment)} python manage.py {command}", hint=hint)
@@ -453,7 +460,12 @@ def restore(c, path, yes=False, host="", env_file=str(DEPLOY_ENV)):
             load = 'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner'
             deployment.stream("exec", "-T", "db", "sh", "-c", f"{load} --single-transaction", stdin=dump)
         with (folder / "media.tar").open("rb") as media:
-            unpack = "find /vol/web/media -mindepth 1 -delete && tar -C /vol/web/media -xf -"
+            # Unpacked beside the current files first: a broken archive replaces nothing.
+            unpack = (
+                "set -e; cd /vol/web/media; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -; "
+                "find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +; "
+                "find .restoring -mindepth 1 -maxdepth 1 -exec mv {} . ';'; rmdir .restoring"
+            )
             deployment.stream("run", "--rm", "--no-deps", "-T", "app", "sh", "-c", unpack, stdin=media)
     finally:
         deployment.compose(c, "up --detach --wait")
