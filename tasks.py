@@ -6,14 +6,20 @@ directly when we are inside the stack (the devcontainer) or no engine answers, e
 app container.
 """
 
+import hashlib
+import io
+import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from invoke import Exit, task
+from invoke.exceptions import CommandTimedOut
 from invoke.main import program
 
 ROOT = Path(__file__).resolve().parent
@@ -35,15 +41,19 @@ def run(c, command: str, **kwargs):
     """Echo the command, run it, and stop with `hint` (if given) when it fails."""
     hint = kwargs.pop("hint", None)
     kwargs.setdefault("pty", TTY)
-    result = c.run(command, echo=True, warn=True, **kwargs)
+    hint = f"\nHint: {hint}" if hint else ""
+    try:
+        result = c.run(command, echo=True, warn=True, **kwargs)
+    except CommandTimedOut as timed_out:
+        raise Exit(f"Timed out after {timed_out.timeout}s: {command}{hint}", 1) from None
     if result.failed:
-        raise Exit(f"Failed (exit {result.exited}): {command}" + (f"\nHint: {hint}" if hint else ""), 1)
+        raise Exit(f"Failed (exit {result.exited}): {command}{hint}", 1)
     return result
 
 
-def read_env() -> dict[str, str]:
-    """The settings of .env, or of .env.example while there is no .env yet."""
-    source = ENV_FILE if ENV_FILE.exists() else ENV_EXAMPLE
+def read_env(source: Path | None = None) -> dict[str, str]:
+    """The settings of an env file: by default .env, or .env.example while there is no .env yet."""
+    source = source or (ENV_FILE if ENV_FILE.exists() else ENV_EXAMPLE)
     values: dict[str, str] = {}
     for line in source.read_text().splitlines():
         line = line.strip()
@@ -94,14 +104,21 @@ def host_ids() -> dict[str, str]:
     }
 
 
-def compose(c, args: str, files=DEV_FILES, **kwargs):
-    """Run `docker compose` on the development stack (or the given files)."""
+def compose(c, args: str, files=DEV_FILES, env_file: Path = ENV_FILE, **kwargs):
+    """Run `docker compose` on the development stack (or the given files and env file)."""
     require_engine()
-    ensure_env_file()
+    if env_file == ENV_FILE:
+        ensure_env_file()
     names = " ".join(f"-f {f}" for f in files)
     env = {**host_ids(), **kwargs.pop("env", {})}
     with c.cd(ROOT):
-        return run(c, f"docker compose {names} --env-file .env {args}", env=env, **kwargs)
+        return run(c, f"docker compose {names} --env-file {shlex.quote(rel(env_file))} {args}", env=env, **kwargs)
+
+
+def rel(path: Path) -> str:
+    """A path as short as it can be said: relative to the repository when it is inside."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def as_host_user() -> str:
@@ -246,6 +263,215 @@ def psql(c):
     env = read_env()
     tty = "" if TTY else "-T"
     compose(c, f"exec {tty} db psql -U {env.get('POSTGRES_USER', 'app')} {env.get('POSTGRES_DB', 'app')}")
+
+
+# --------------------------------------------------------------------------- deployment
+
+DEPLOY_ENV = ROOT / ".env.deploy"
+DEPLOY_EXAMPLE = ROOT / ".env.deploy.example"
+DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
+SWARM_FILE = "compose/compose.swarm.yaml"
+DEPLOY_NAME = "django-compose-workspace-deploy"
+# A deployment does not start without these; the example's values are refused too.
+DEPLOY_REQUIRED = ("SECRET_KEY", "ALLOWED_HOSTS", "POSTGRES_PASSWORD")
+BACKUPS = ROOT / "backups"
+
+DEPLOY_HELP = {
+    "host": "the engine to deploy to: ssh://user@server (DOCKER_HOST) or a Docker context name",
+    "env_file": "the deployment's settings (default: .env.deploy)",
+}
+
+
+class Deployment:
+    """A deployment's settings, from its env file, checked; and the engine it runs on."""
+
+    def __init__(self, env_file: str, host: str = ""):
+        self.env_file = Path(env_file).resolve()
+        if not self.env_file.exists():
+            raise Exit(f"No {rel(self.env_file)}: copy .env.deploy.example to .env.deploy and set its values.", 1)
+        self.settings = read_env(self.env_file)
+        self.check()
+        self.name = self.settings.get("COMPOSE_PROJECT_NAME") or DEPLOY_NAME
+        if host:
+            # Every docker command of this run talks to that engine: the Docker-native way.
+            os.environ["DOCKER_HOST" if "://" in host else "DOCKER_CONTEXT"] = host
+            if not engine_answers():
+                raise Exit(f"No Docker engine answers at {host}: check the address or `docker context ls`.", 1)
+        self.where = host or "this machine"
+
+    def check(self) -> None:
+        """Stop with one line naming the first setting a deployment must not run with."""
+        example = read_env(DEPLOY_EXAMPLE)
+        where = rel(self.env_file)
+        for name in DEPLOY_REQUIRED:
+            value = self.settings.get(name, "")
+            if not value:
+                raise Exit(f"{name} is not set in {where} (see .env.deploy.example).", 1)
+            if value == example.get(name):
+                raise Exit(f"{name} in {where} is the example's value: set your own (see .env.deploy.example).", 1)
+        if self.settings.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}:
+            raise Exit(f"DEBUG is on in {where}: a deployment runs with DEBUG off (remove the line).", 1)
+
+    def compose(self, c, args: str, files=DEPLOY_FILES, env: dict | None = None, **kwargs):
+        """`docker compose` on the deployment; its env file wins over this shell's variables."""
+        env = {**self.settings, **(env or {})}
+        return compose(c, f"-p {self.name} {args}", files=files, env_file=self.env_file, env=env, **kwargs)
+
+    def stream(self, *args: str, stdin=None, stdout=None, hint: str = "") -> None:
+        """`docker compose ARGS` with binary data on stdin or stdout (a dump, a tar), echoed first."""
+        files = [x for f in DEPLOY_FILES for x in ("-f", f)]
+        command = ["docker", "compose", "-p", self.name, *files, "--env-file", rel(self.env_file), *args]
+        print(" ".join(shlex.quote(word) for word in command), flush=True)
+        env = {**os.environ, **host_ids(), **self.settings}
+        result = subprocess.run(command, stdin=stdin, stdout=stdout, cwd=ROOT, env=env)
+        if result.returncode:
+            failed = f"Failed (exit {result.returncode}): docker compose {shlex.join(args)}"
+            raise Exit(failed + (f"\nHint: {hint}" if hint else ""), 1)
+
+    def url(self) -> str:
+        return f"http://{self.settings.get('PROXY_HOST_IP') or '127.0.0.1'}:{self.settings.get('PROXY_PORT') or 8000}/"
+
+
+def swarm_stack(model: dict) -> dict:
+    """The compose model (`docker compose config`) in the older schema `docker stack deploy`
+    reads: without the keys it refuses, with the types it wants. The build stays with compose;
+    a swarm starts services in any order and restarts them until their dependencies answer."""
+    stack = {key: value for key, value in model.items() if key != "name" and not key.startswith("x-")}
+    for service in stack["services"].values():
+        for key in ("build", "depends_on", *(k for k, v in service.items() if v is None)):
+            service.pop(key, None)
+        for port in service.get("ports", []):
+            # A swarm publishes on every interface of the node.
+            port.pop("host_ip", None)
+            port["published"] = int(port["published"])
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        if "cpus" in limits:
+            limits["cpus"] = str(limits["cpus"])
+    return stack
+
+
+def swarm_secrets(c, deployment: Deployment) -> dict[str, str]:
+    """Docker secrets for the secret key and the database password, created once per value.
+    A swarm secret cannot change: a new value gets a new name (a digest of both values, which
+    reveals nothing of them while the secret key is long and random), and the services roll
+    over to it. `docker stack rm` removes them with the stack (its namespace label)."""
+    values = {"SECRET_KEY_SECRET": "SECRET_KEY", "DB_PASSWORD_SECRET": "POSTGRES_PASSWORD"}
+    digest = hashlib.sha256("\0".join(deployment.settings[v] for v in values.values()).encode()).hexdigest()[:12]
+    names = {}
+    for variable, setting in values.items():
+        name = f"{deployment.name}_{setting.lower()}_{digest}"
+        if c.run(f"docker secret inspect {name}", hide=True, warn=True).failed:
+            label = f"com.docker.stack.namespace={deployment.name}"
+            value = io.StringIO(deployment.settings[setting])
+            run(c, f"docker secret create --label {label} {name} -", in_stream=value, pty=False)
+        names[variable] = name
+    return names
+
+
+def swarm_app_container(c, deployment: Deployment) -> str:
+    """A healthy app container of the stack on this engine, to run manage.py in."""
+    filters = f"--filter label=com.docker.swarm.service.name={deployment.name}_app --filter health=healthy"
+    found = c.run(f"docker ps -q {filters}", hide=True, warn=True).stdout.split()
+    if not found:
+        raise Exit(f"No healthy app container of {deployment.name} on {deployment.where}.", 1)
+    return found[0]
+
+
+@task(
+    help={
+        "swarm": "deploy to a Docker Swarm with `docker stack deploy`",
+        "override": "a compose file layered on top, for this site's own changes",
+        **DEPLOY_HELP,
+    }
+)
+def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
+    """Build and start the production stack from .env.deploy, migrate once, run check --deploy."""
+    deployment = Deployment(env_file, host)
+    extra = (rel(Path(override)),) if override else ()
+    files = (*DEPLOY_FILES, *extra)
+    hint = "`inv deploy` again after fixing it; `docker compose ps` / `docker service ps` show the services."
+    if not swarm:
+        deployment.compose(c, "build", files=files, hint="Read the build output above.")
+        deployment.compose(c, "up --detach --wait --remove-orphans", files=files, hint=hint)
+        for command in ("migrate --noinput", "check --deploy --fail-level WARNING"):
+            deployment.compose(c, f"exec -T app python manage.py {command}", files=files, hint=hint)
+        say(f"The stack {deployment.name} is up on {deployment.where}: {deployment.url()}")
+        return
+    # A swarm updates a service only when its spec changes: each deploy tags a new version.
+    env = {"IMAGE_TAG": deployment.settings.get("IMAGE_TAG") or time.strftime("%Y%m%d%H%M%S")}
+    deployment.compose(c, "build", files=files, env=env, hint="Read the build output above.")
+    env.update(swarm_secrets(c, deployment))
+    swarm_files = (*DEPLOY_FILES, SWARM_FILE, *extra)
+    model = deployment.compose(c, "config --format json", files=swarm_files, env=env, hide="out")
+    # The stack file holds no secret: those are Docker secrets by now.
+    with tempfile.NamedTemporaryFile("w", prefix=f"{deployment.name}-", suffix=".json") as stack:
+        json.dump(swarm_stack(json.loads(model.stdout)), stack)
+        stack.flush()
+        # --resolve-image never: the images are this engine's own, no registry has them.
+        run(
+            c,
+            f"docker stack deploy --detach=false --prune --resolve-image never -c {stack.name} {deployment.name}",
+            # The CLI waits for the services to converge: forever, if a task keeps failing.
+            timeout=600,
+            hint="`docker service ps --no-trunc <stack>_<service>` shows why a task failed; fix it, deploy again.",
+        )
+    for command in ("migrate --noinput", "check --deploy --fail-level WARNING"):
+        run(c, f"docker exec {swarm_app_container(c, deployment)} python manage.py {command}", hint=hint)
+    say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: {deployment.url()}")
+
+
+@task(help=DEPLOY_HELP)
+def backup(c, host="", env_file=str(DEPLOY_ENV)):
+    """Back up the deployed stack: its database (pg_dump, custom format) and media files, into backups/."""
+    deployment = Deployment(env_file, host)
+    folder = BACKUPS / time.strftime("%Y%m%d-%H%M%S")
+    partial = folder.with_name(folder.name + ".partial")
+    partial.mkdir(parents=True)
+    try:
+        # pg_dump reads one snapshot of the database; the media files come after it, so every
+        # file the dump names is in the archive (uploads are only ever added).
+        with (partial / "db.dump").open("wb") as out:
+            dump = 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --format=custom'
+            deployment.stream("exec", "-T", "db", "sh", "-c", dump, stdout=out, hint="Is the stack up? `inv deploy`.")
+        with (partial / "media.tar").open("wb") as out:
+            deployment.stream("exec", "-T", "app", "tar", "-C", "/vol/web/media", "-cf", "-", ".", stdout=out)
+    except BaseException:
+        shutil.rmtree(partial)
+        raise
+    partial.rename(folder)
+    say(f"Backed up {deployment.name} to {rel(folder)}/ (db.dump, media.tar)")
+
+
+@task(help={"path": "a folder made by inv backup", "yes": "do not ask first", **DEPLOY_HELP})
+def restore(c, path, yes=False, host="", env_file=str(DEPLOY_ENV)):
+    """Put a backup's database and media files back into the deployed stack, replacing theirs."""
+    folder = Path(path)
+    missing = [name for name in ("db.dump", "media.tar") if not (folder / name).is_file()]
+    if missing:
+        raise Exit(f"{path} is not a backup: {' and '.join(missing)} missing (inv backup makes one).", 1)
+    deployment = Deployment(env_file, host)
+    if not yes:
+        question = f"Replace the database and media files of {deployment.name} on {deployment.where}? Type 'yes': "
+        if (input(question) if TTY else "").strip() != "yes":
+            raise Exit("Nothing restored. Add --yes to restore without asking.", 1)
+    # Nothing writes while the data is replaced.
+    deployment.compose(c, "stop proxy app")
+    try:
+        # One transaction: a failed restore leaves the database as it was.
+        with (folder / "db.dump").open("rb") as dump:
+            load = 'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner'
+            deployment.stream("exec", "-T", "db", "sh", "-c", f"{load} --single-transaction", stdin=dump)
+        with (folder / "media.tar").open("rb") as media:
+            # Unpacked beside the current files first: a broken archive replaces nothing.
+            unpack = (
+                "set -e; cd /vol/web/media; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -; "
+                "find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +; "
+                "find .restoring -mindepth 1 -maxdepth 1 -exec mv {} . ';'; rmdir .restoring"
+            )
+            deployment.stream("run", "--rm", "--no-deps", "-T", "app", "sh", "-c", unpack, stdin=media)
+    finally:
+        deployment.compose(c, "up --detach --wait")
+    say(f"Restored {rel(folder)} into {deployment.name}: {deployment.url()}")
 
 
 # --------------------------------------------------------------------------- benchmarks

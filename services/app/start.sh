@@ -4,7 +4,10 @@
 set -eu
 
 python manage.py wait_for_db --timeout "${DB_WAIT_TIMEOUT:-60}"
-python manage.py migrate --noinput
+# Off in deployments, where `inv deploy` migrates once rather than every replica at start.
+if [ "${MIGRATE_ON_START:-true}" = true ]; then
+    python manage.py migrate --noinput
+fi
 python manage.py collectstatic --noinput
 # Compressed copies of the text files: nginx sends them as they are (gzip_static)
 # instead of compressing the same file again for every request.

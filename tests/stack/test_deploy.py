@@ -1,0 +1,164 @@
+"""The deployment stack (`inv deploy`): locked down, HTTPS behind a TLS-terminating front,
+refused without its secrets, backed up and restored."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import requests
+
+from tests.stack.conftest import ROOT, Stack
+
+pytestmark = pytest.mark.stack
+
+DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
+# What a TLS-terminating front in front of the proxy adds to every request.
+BEHIND_TLS = {"X-Forwarded-Proto": "https"}
+
+
+def inv(*args: str, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def deploy_stack(tmp) -> Stack:
+    """A deploy env file of its own: project, image names and loopback port unique to the test."""
+    stack = Stack(tmp, files=DEPLOY_FILES, HTTPS="true", APP_REPLICAS="2")
+    stack.env.update(COMPOSE_PROJECT_NAME=stack.project, IMAGE_PREFIX=stack.project)
+    stack.write_env()
+    return stack
+
+
+def remove_images(stack: Stack) -> None:
+    images = subprocess.run(
+        ["docker", "image", "ls", "-q", "--filter", f"reference={stack.project}-*"], capture_output=True, text=True
+    ).stdout.split()
+    if images:
+        subprocess.run(["docker", "image", "rm", "--force", *set(images)], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def deployed(built_images, stack_tmp):
+    stack = deploy_stack(stack_tmp)
+    try:
+        result = inv("deploy", "--env-file", str(stack.env_file))
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        yield stack
+    finally:
+        stack.down()
+        remove_images(stack)
+
+
+def get(stack: Stack, path: str, **kwargs) -> requests.Response:
+    return stack.get(path, headers={**BEHIND_TLS, **kwargs.pop("headers", {})}, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SECRET_KEY": None}, "SECRET_KEY is not set in"),
+        ({"SECRET_KEY": "example-secret-key-set-your-own"}, "SECRET_KEY in"),
+        ({"POSTGRES_PASSWORD": ""}, "POSTGRES_PASSWORD is not set in"),
+        ({"DEBUG": "true"}, "DEBUG is on in"),
+    ],
+)
+def test_deploy_refuses_a_missing_or_example_secret_or_debug_in_one_line(stack_tmp, change, message):
+    stack = deploy_stack(stack_tmp)
+    for name, value in change.items():
+        stack.env.pop(name) if value is None else stack.env.update({name: value})
+    stack.write_env()
+    result = inv("deploy", "--env-file", str(stack.env_file), timeout=60)
+    assert result.returncode == 1
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), lines
+    assert not stack.compose("ps", "--all", "-q").stdout.strip(), "nothing was started"
+
+
+def test_deploy_serves_the_admin_with_its_css_through_the_proxy(deployed):
+    page = get(deployed, "/admin/login/")
+    assert page.status_code == 200
+    css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    response = get(deployed, css)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/css")
+
+
+def test_behind_the_tls_front_django_sends_hsts_and_secure_cookies(deployed):
+    page = get(deployed, "/admin/login/")
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Secure" in page.headers["Set-Cookie"]
+
+
+def test_plain_http_is_redirected_to_https(deployed):
+    response = deployed.get("/admin/login/", allow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["Location"].startswith("https://")
+
+
+def test_check_deploy_reports_no_issues(deployed):
+    output = deployed.manage("check", "--deploy", "--fail-level", "WARNING")
+    assert "System check identified no issues" in output
+
+
+def test_every_container_is_locked_down(deployed):
+    ids = deployed.compose("ps", "-q").stdout.split()
+    assert len(ids) == 4, "db, two app replicas and the proxy"
+    for info in json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, check=True).stdout):
+        host, name = info["HostConfig"], info["Name"]
+        assert host["ReadonlyRootfs"], name
+        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], name
+        assert "no-new-privileges:true" in host["SecurityOpt"], name
+        assert host["Memory"] > 0 and host["NanoCpus"] > 0, name
+        assert host["RestartPolicy"]["Name"] == "unless-stopped", name
+        assert host["LogConfig"]["Config"]["max-size"] == "10m", name
+        assert info["Config"]["User"] not in {"", "0", "root"}, name
+        assert info["State"]["Health"]["Status"] == "healthy", name
+        published = [b for bindings in (host["PortBindings"] or {}).values() for b in bindings or []]
+        assert all(b["HostIp"] == "127.0.0.1" for b in published), name
+        if "-db-" in name:
+            assert not published, "the database is published nowhere"
+
+
+CREATE_TODOS = textwrap.dedent(
+    """
+    from django.core.files.base import ContentFile
+    from core.models import Todo
+    for n in range(2):
+        todo = Todo(title=f"Restored todo {n}")
+        todo.attachment.save(f"file{n}.bin", ContentFile(bytes([n]) * 5000 + b"end"))
+        print(todo.attachment.url)
+    """
+)
+
+
+def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_back(deployed):
+    urls = deployed.manage("shell", "-c", CREATE_TODOS).split()[-2:]
+    contents = [get(deployed, url).content for url in urls]
+    assert [len(c) for c in contents] == [5003, 5003]
+
+    backup = inv("backup", "--env-file", str(deployed.env_file))
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    folder = ROOT / re.search(r"Backed up \S+ to (backups/\S+)/", backup.stdout).group(1)
+    try:
+        # An emptied stack: new volumes, a database with the tables and no rows.
+        deployed.compose("down", "--volumes", "--timeout", "10")
+        redeploy = inv("deploy", "--env-file", str(deployed.env_file))
+        assert redeploy.returncode == 0, redeploy.stdout[-3000:]
+        assert "Restored todo" not in get(deployed, "/").text
+        assert get(deployed, urls[0]).status_code == 404
+
+        refused = inv("restore", str(folder), "--env-file", str(deployed.env_file))
+        assert refused.returncode == 1 and "Add --yes" in refused.stderr
+
+        restore = inv("restore", str(folder), "--yes", "--env-file", str(deployed.env_file))
+        assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
+        page = get(deployed, "/").text
+        assert "Restored todo 0" in page and "Restored todo 1" in page
+        assert [get(deployed, url).content for url in urls] == contents
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
