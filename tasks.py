@@ -145,9 +145,10 @@ def explain_failure(c, files=DEV_FILES) -> None:
         service, state = container["Service"], container["State"]
         if state == "running" and container.get("Health") in ("", "healthy"):
             continue
-        say(f"{service} failed: {container['Status']}")
         if state == "created":
-            continue  # never started: it waits for a failed service
+            say(f"{service} was not started: it waits for a service that failed")
+            continue
+        say(f"{service} failed: {container['Status']}")
         health = c.run(f"docker inspect --format '{{{{json .State.Health}}}}' {container['ID']}", hide=True, warn=True)
         checks = (json.loads(health.stdout or "null") or {}).get("Log") or []
         if state == "running" and checks:

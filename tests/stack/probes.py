@@ -31,6 +31,8 @@ def wait_until_healthy(stack: Stack, service: str, timeout=60) -> float:
 def logs(stack: Stack, service: str) -> list[str]:
     """The service's log lines, without compose's prefix."""
     output = stack.compose("logs", "--no-log-prefix", "--no-color", service).stdout
+    # Compose starts each line with a clear-line escape, even with --no-color.
+    output = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", output)
     return [line for line in output.splitlines() if line.strip()]
 
 
