@@ -221,6 +221,7 @@ def test_todos_and_media_survive_down_and_up(stack, todo_with_attachment):
 )
 def test_todos_and_media_survive_an_engine_restart(stack, todo_with_attachment):
     command = os.environ["ENGINE_RESTART_COMMAND"]
+    db_started = inspect(stack, "db")["State"]["StartedAt"]
     restart = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert restart.returncode == 0, f"{command} failed:\n{restart.stdout}\n{restart.stderr}"
     deadline = time.monotonic() + 120
@@ -229,4 +230,5 @@ def test_todos_and_media_survive_an_engine_restart(stack, todo_with_attachment):
         time.sleep(1)
     # The restart policy starts the containers again; up waits until they are healthy.
     stack.up()
+    assert inspect(stack, "db")["State"]["StartedAt"] != db_started, f"{command} did not restart the engine"
     assert_todo_and_file_kept(stack, todo_with_attachment)
