@@ -59,3 +59,16 @@ def attachment_url(stack: Stack, name: str) -> str:
     """The /media/ link the todo list shows for an attachment uploaded as `name`."""
     page = stack.get("/").text
     return re.search(rf'href="(/media/attachments/[0-9a-f]{{32}}\.\w+)">{re.escape(name)}<', page).group(1)
+
+
+def add_todo(stack: Stack, title: str, files=None) -> requests.Response:
+    """Submits the todo form as a visitor would; a stored todo answers 302."""
+    session = requests.Session()
+    return session.post(
+        stack.url + "/",
+        data={"title": title, "csrfmiddlewaretoken": form_token(session, stack)},
+        files=files,
+        headers={"Referer": stack.url + "/"},
+        allow_redirects=False,
+        timeout=30,
+    )

@@ -7,7 +7,7 @@ import socket
 import pytest
 import requests
 
-from tests.stack.probes import attachment_url, form_token, media_files, stored_titles
+from tests.stack.probes import add_todo, attachment_url, form_token, media_files, stored_titles
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 
@@ -24,22 +24,10 @@ def raw_request(stack, method: str, path: str, body=b"", headers=None) -> http.c
     return response
 
 
-def post_todo(stack, title: str, files=None) -> requests.Response:
-    session = requests.Session()
-    return session.post(
-        stack.url + "/",
-        data={"title": title, "csrfmiddlewaretoken": form_token(session, stack)},
-        files=files,
-        headers={"Referer": stack.url + "/"},
-        allow_redirects=False,
-        timeout=30,
-    )
-
-
 def test_upload_over_the_limit_gets_413_and_stores_nothing(stack):
     files_before = media_files(stack)
     too_big = b"x" * (2 * 1024 * 1024)  # the stack's limit is 1m
-    response = post_todo(stack, "too big", files={"attachment": ("big.bin", too_big)})
+    response = add_todo(stack, "too big", files={"attachment": ("big.bin", too_big)})
     assert response.status_code == 413
     assert response.text == "Upload too large: the limit is 1m.\n"
     assert "too big" not in stored_titles(stack)
@@ -128,7 +116,7 @@ def test_malformed_multipart_gets_400_and_stores_nothing(stack, content_type, bo
 
 def test_over_long_title_gets_a_validation_message_and_stores_nothing(stack):
     title = "t" * 201
-    response = post_todo(stack, title)
+    response = add_todo(stack, title)
     assert response.status_code == 400
     assert "Ensure this value has at most 200 characters (it has 201)." in response.text
     assert title not in stored_titles(stack)
@@ -142,7 +130,7 @@ def test_over_long_title_gets_a_validation_message_and_stores_nothing(stack):
     ],
 )
 def test_uploaded_html_or_svg_runs_no_script_on_the_site_origin(stack, name, content):
-    assert post_todo(stack, f"with {name}", files={"attachment": (name, content)}).status_code == 302
+    assert add_todo(stack, f"with {name}", files={"attachment": (name, content)}).status_code == 302
     response = stack.get(attachment_url(stack, name))
     assert response.status_code == 200 and response.content == content
     policy = response.headers["Content-Security-Policy"]

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.stack.conftest import ROOT, engine_answers
-from tests.stack.probes import attachment_url, form_token, inspect, stored_titles, wait_until_healthy
+from tests.stack.probes import add_todo, attachment_url, form_token, inspect, stored_titles, wait_until_healthy
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 
@@ -190,16 +190,7 @@ def test_compose_stop_stops_each_service_by_its_signal_and_finishes_the_request_
 @pytest.fixture(scope="module")
 def todo_with_attachment(stack):
     """A todo with a file, added through the / form; returns the file's /media/ URL."""
-    session = requests.Session()
-    token = form_token(session, stack)
-    response = session.post(
-        stack.url + "/",
-        data={"title": "kept across restarts", "csrfmiddlewaretoken": token},
-        files={"attachment": ("kept.bin", ATTACHMENT, "application/octet-stream")},
-        headers={"Referer": stack.url + "/"},
-        allow_redirects=False,
-        timeout=REQUEST_TIMEOUT,
-    )
+    response = add_todo(stack, "kept across restarts", files={"attachment": ("kept.bin", ATTACHMENT)})
     assert response.status_code == 302, response.text[:2000]
     return attachment_url(stack, "kept.bin")
 
