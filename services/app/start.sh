@@ -7,5 +7,5 @@ python manage.py wait_for_db --timeout "${DB_WAIT_TIMEOUT:-60}"
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput
 
-# exec: uWSGI becomes PID 1 and receives docker's SIGTERM itself (die-on-term).
+# exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
 exec uwsgi --ini uwsgi.ini
