@@ -136,8 +136,8 @@ def django(c, args: str, env: dict | None = None, **kwargs):
 
 
 def explain_failure(c, files=DEV_FILES) -> None:
-    """After a failed start, say which services failed and why: compose itself only says
-    "unhealthy". Shows each one's state, its last healthcheck output and its last log lines."""
+    """After a failed start, say which services failed and why (compose itself only says
+    "unhealthy"): each one's state and its last log lines, where the app names the cause."""
     listing = compose(c, "ps --all --format json", files=files, hide=True, pty=False).stdout.strip()
     # One JSON object per line; older Compose versions print one array.
     containers = json.loads(listing) if listing.startswith("[") else [json.loads(x) for x in listing.splitlines()]
@@ -149,10 +149,6 @@ def explain_failure(c, files=DEV_FILES) -> None:
             say(f"{service} was not started: it waits for a service that failed")
             continue
         say(f"{service} failed: {container['Status']}")
-        health = c.run(f"docker inspect --format '{{{{json .State.Health}}}}' {container['ID']}", hide=True, warn=True)
-        checks = (json.loads(health.stdout or "null") or {}).get("Log") or []
-        if state == "running" and checks:
-            print(f"last healthcheck: {checks[-1]['Output'].strip()}")
         compose(c, f"logs --tail 15 --no-log-prefix {service}", files=files, pty=False)
 
 
