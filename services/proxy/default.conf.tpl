@@ -109,7 +109,7 @@ server {
 
     location = /bad-request {
         internal;
-        # $request: the request line as sent ($uri is empty when it failed to
+        # $request: the request line as sent ($request_uri is empty when it failed to
         # parse); two dots, plain or percent-encoded, mean a climb.
         if ($request ~* "(\.|%2e){2}") {
             return 404;
