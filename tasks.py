@@ -153,6 +153,23 @@ def django(c, args: str, env: dict | None = None, **kwargs):
         return run(c, command, env={**host_env, **(env or {})}, **kwargs)
 
 
+def explain_failure(c, files=DEV_FILES) -> None:
+    """After a failed start, say which services failed and why (compose itself only says
+    "unhealthy"): each one's state and its last log lines, where the app names the cause."""
+    listing = compose(c, "ps --all --format json", files=files, hide=True, pty=False).stdout.strip()
+    # One JSON object per line; older Compose versions print one array.
+    containers = json.loads(listing) if listing.startswith("[") else [json.loads(x) for x in listing.splitlines()]
+    for container in containers:
+        service, state = container["Service"], container["State"]
+        if state == "running" and container.get("Health") in ("", "healthy"):
+            continue
+        if state == "created":
+            say(f"{service} was not started: it waits for a service that failed")
+            continue
+        say(f"{service} failed: {container['Status']}")
+        compose(c, f"logs --tail 15 --no-log-prefix {service}", files=files, pty=False)
+
+
 # --------------------------------------------------------------------------- tasks
 
 
@@ -183,11 +200,15 @@ def up(c):
         say("Django's development server on http://127.0.0.1:8000 (Ctrl-C stops it)")
         django(c, "runserver 127.0.0.1:8000", env=env)
         return
-    compose(
-        c,
-        "up --detach --build --wait",
-        hint="`inv ps` shows which service is unhealthy, `inv logs SERVICE` why.",
-    )
+    try:
+        compose(
+            c,
+            "up --detach --build --wait",
+            hint="Fix the cause named above, then `inv up` again; `inv logs SERVICE` shows more.",
+        )
+    except Exit:
+        explain_failure(c)
+        raise
     port = read_env().get("PROXY_PORT") or "8000"
     say(f"The stack is up: http://127.0.0.1:{port}/ (admin: http://127.0.0.1:{port}/admin/)")
 

@@ -14,5 +14,5 @@ python manage.py collectstatic --noinput
 find "$STATIC_ROOT" -type f \( -name '*.css' -o -name '*.js' -o -name '*.svg' -o -name '*.txt' \
     -o -name '*.json' -o -name '*.map' \) -exec gzip -9 --keep --force {} +
 
-# exec: uWSGI becomes PID 1 and receives docker's SIGTERM itself (die-on-term).
+# exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
 exec uwsgi --ini uwsgi.ini

@@ -59,6 +59,9 @@ server {
     client_max_body_size ${CLIENT_MAX_BODY_SIZE};
     error_page 413 @upload_too_large;
     error_page 502 503 504 /unavailable.html;
+    # nginx itself rejects a path that climbs above the root (/static/../../x)
+    # with 400: answer such a request as any other missing file.
+    error_page 400 /bad-request;
 
     # /static/... and /media/... are files in /vol/static and /vol/media.
     root /vol;
@@ -105,6 +108,16 @@ server {
         include security_headers.conf;
         default_type text/plain;
         return 413 "Upload too large: the limit is ${CLIENT_MAX_BODY_SIZE}.\n";
+    }
+
+    location = /bad-request {
+        internal;
+        # $request: the request line as sent ($request_uri is empty when it failed to
+        # parse); two dots, plain or percent-encoded, mean a climb.
+        if ($request ~* "(\.|%2e){2}") {
+            return 404;
+        }
+        return 400;
     }
 
     location = /unavailable.html {

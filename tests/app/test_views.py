@@ -24,3 +24,10 @@ def test_an_over_long_title_gets_a_validation_message_and_stores_nothing(client)
     assert response.status_code == 400
     assert "Ensure this value has at most 200 characters" in response.content.decode()
     assert not Todo.objects.exists()
+
+
+def test_a_post_without_any_field_is_an_invalid_form_not_a_fresh_one(client):
+    response = client.post("/", {})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert not Todo.objects.exists()

@@ -89,3 +89,26 @@ def test_retries_through_errors_until_the_database_comes_up(django_db_blocker, c
     out = capsys.readouterr().out
     assert "Waiting for the database at 127.0.0.1 (try 1)" in out
     assert "is ready" in out.splitlines()[-1]
+
+
+def test_stops_at_once_when_the_server_refuses_naming_the_cause(django_db_blocker):
+    """A database that does not exist will not appear by waiting: one line says so, at once."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("needs a database server to refuse")
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(NAME="no_such_database")
+    started = time.monotonic()
+    try:
+        with django_db_blocker.unblock(), pytest.raises(CommandError) as error:
+            call_command("wait_for_db", "--timeout", "30", "--interval", "0.2")
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+    assert time.monotonic() - started < 5
+    message = str(error.value)
+    assert message.startswith(f"database at {saved['HOST']} refused the connection:")
+    assert 'database "no_such_database" does not exist' in message
+    assert "\n" not in message

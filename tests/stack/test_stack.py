@@ -1,8 +1,6 @@
 """The production-like base stack, checked through the proxy only, as a user would see it."""
 
 import re
-import subprocess
-import time
 
 import pytest
 
@@ -70,62 +68,8 @@ def test_superuser_adds_a_todo_with_an_attachment_that_nginx_serves_back(stack, 
     assert "sandbox" in response.headers["Content-Security-Policy"]
 
 
-def test_upload_over_the_limit_gets_413(stack, admin):
-    too_big = b"x" * (2 * 1024 * 1024)  # the stack's limit is 1m
-    response = csrf_post(
-        admin,
-        stack,
-        "/admin/core/todo/add/",
-        data={"title": "big"},
-        files={"attachment": ("big.bin", too_big)},
-    )
-    assert response.status_code == 413
-    assert "1m" in response.text
-
-
 def test_django_builds_urls_with_the_host_and_port_the_client_used(stack):
     response = stack.get("/admin/", allow_redirects=False)
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith("/admin/login/") or location.startswith(f"{stack.url}/admin/login/")
-
-
-def test_a_host_not_in_allowed_hosts_gets_400(stack):
-    assert stack.get("/", headers={"Host": "evil.example"}).status_code == 400
-
-
-def test_app_and_proxy_run_as_non_root(stack):
-    for service in ("app", "proxy"):
-        uids = stack.compose("exec", "-T", service, "sh", "-c", "grep -h '^Uid:' /proc/[0-9]*/status").stdout.split(
-            "\n"
-        )
-        real_uids = {line.split()[1] for line in uids if line.strip()}
-        assert real_uids and "0" not in real_uids, f"{service} runs a process as root: {uids}"
-
-
-def test_the_database_is_published_nowhere(stack):
-    ports = subprocess.run(
-        ["docker", "inspect", "-f", "{{json .HostConfig.PortBindings}}", stack.container("db")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert ports in {"{}", "null"}
-
-
-def test_todos_and_media_survive_down_and_up(stack, admin, todo_with_attachment):
-    stack.compose("down", "--timeout", "10")
-    stack.up()
-    assert stack.get(todo_with_attachment).content == ATTACHMENT
-    session = admin_session(stack, username="admin2")
-    assert "Ship it" in session.get(stack.url + "/admin/core/todo/", timeout=30).text
-
-
-def test_uwsgi_stops_within_a_few_seconds(stack):
-    started = time.monotonic()
-    stack.compose("stop", "--timeout", "20", "app")
-    took = time.monotonic() - started
-    state = stack.compose("ps", "--all", "--format", "{{.State}} {{.Status}}", "app").stdout
-    stack.up()
-    assert took < 8, f"docker compose stop app took {took:.1f}s"
-    assert "(137)" not in state, f"uWSGI was killed, not stopped: {state}"

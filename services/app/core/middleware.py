@@ -1,3 +1,4 @@
+import errno
 import logging
 
 from django.db import InterfaceError, OperationalError
@@ -30,4 +31,25 @@ class DatabaseUnavailableMiddleware:
             )
             response["Retry-After"] = "5"
             return response
+        return None
+
+
+class StorageFullMiddleware:
+    """When the disk is full, answer 507 with a short page instead of a 500: the upload was not
+    stored (the storage removes what it could not write whole)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, OSError) and exception.errno == errno.ENOSPC:
+            log.error("storage full: %s", exception)
+            return HttpResponse(
+                "Insufficient storage: the server has no space left to store this. Try again later.\n",
+                status=507,
+                content_type="text/plain",
+            )
         return None

@@ -14,8 +14,10 @@ log = logging.getLogger(__name__)
 
 def todo_list(request):
     """The todos, newest open ones first, and a form to add one."""
-    form = TodoForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    # Bound on every POST, even one whose body yields no fields: that is an invalid form (400),
+    # not a fresh one.
+    form = TodoForm(request.POST, request.FILES) if request.method == "POST" else TodoForm()
+    if form.is_bound and form.is_valid():
         form.save()
         return redirect("todo-list")
     status = 400 if form.errors else 200

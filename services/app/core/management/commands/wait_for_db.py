@@ -5,6 +5,10 @@ from django.db import DatabaseError, connections
 
 from core.views import first_line
 
+# The server answered and said no (wrong password, unknown database or user): waiting cannot
+# change that, so the command stops at once and says why.
+REFUSALS = ("password authentication failed", "does not exist", "no pg_hba.conf entry")
+
 
 class Command(BaseCommand):
     help = "Wait until the database answers a real query (not merely an open port)."
@@ -28,6 +32,8 @@ class Command(BaseCommand):
             except DatabaseError as exc:
                 error = first_line(exc)
                 connection.close()
+                if any(refusal in error for refusal in REFUSALS):
+                    raise CommandError(f"database at {host} refused the connection: {error}") from None
                 if time.monotonic() + interval > deadline:
                     raise CommandError(
                         f"database at {host} did not answer within {timeout:g}s ({tries} tries); last error: {error}"

@@ -1,0 +1,74 @@
+"""What the fault tests look at besides HTTP: container state, logs and the stored rows."""
+
+import json
+import re
+import subprocess
+import time
+
+import requests
+
+from tests.stack.conftest import Stack
+
+
+def inspect(stack: Stack, service: str) -> dict:
+    """`docker inspect` of the service's container."""
+    output = subprocess.run(
+        ["docker", "inspect", stack.container(service)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(output)[0]
+
+
+def wait_until_healthy(stack: Stack, service: str, timeout=60) -> float:
+    """Waits for the service's healthcheck to pass; returns the monotonic time it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if inspect(stack, service)["State"].get("Health", {}).get("Status") == "healthy":
+            return time.monotonic()
+        time.sleep(0.2)
+    raise AssertionError(f"{service} was not healthy within {timeout}s")
+
+
+def logs(stack: Stack, service: str) -> list[str]:
+    """The service's log lines, without compose's prefix."""
+    output = stack.compose("logs", "--no-log-prefix", "--no-color", service).stdout
+    # Compose starts each line with a clear-line escape, even with --no-color.
+    output = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", output)
+    return [line for line in output.splitlines() if line.strip()]
+
+
+def stored_titles(stack: Stack) -> set[str]:
+    """The titles of the todos in the database, read with psql in the db container."""
+    query = "SELECT title FROM core_todo"
+    output = stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-At", "-c", query).stdout
+    return set(output.splitlines())
+
+
+def media_files(stack: Stack) -> int:
+    """How many uploaded files the media volume holds."""
+    return int(stack.compose("exec", "-T", "app", "sh", "-c", "find /vol/web/media -type f | wc -l").stdout)
+
+
+def form_token(session: requests.Session, stack: Stack) -> str:
+    """Opens the todo form, so the session holds the CSRF cookie; returns the form's token."""
+    page = session.get(stack.url + "/", timeout=30)
+    page.raise_for_status()
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+
+def attachment_url(stack: Stack, name: str) -> str:
+    """The /media/ link the todo list shows for an attachment uploaded as `name`."""
+    page = stack.get("/").text
+    return re.search(rf'href="(/media/attachments/[0-9a-f]{{32}}\.\w+)">{re.escape(name)}<', page).group(1)
+
+
+def add_todo(stack: Stack, title: str, files=None) -> requests.Response:
+    """Submits the todo form as a visitor would; a stored todo answers 302."""
+    session = requests.Session()
+    return session.post(
+        stack.url + "/",
+        data={"title": title, "csrfmiddlewaretoken": form_token(session, stack)},
+        files=files,
+        headers={"Referer": stack.url + "/"},
+        allow_redirects=False,
+        timeout=30,
+    )
