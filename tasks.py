@@ -1,11 +1,19 @@
 """Tasks for the workspace. `inv --list` shows them; `inv --help TASK` explains one.
 
 Every task that touches the stack goes through `compose()`, so the compose files are named in
-one place, and every Django command goes through `django()`, which decides where it runs:
-directly when we are inside the stack (the devcontainer) or no engine answers, else in the
-app container.
+one place. Every Django command (`inv manage`, `migrate`, `test`, ...) follows one rule for
+where it runs:
+
+- inside the stack (the devcontainer's terminal): right there, against the db service;
+- else, whenever a Docker engine answers: in the development stack's app container, `exec` while
+  the stack runs, else `run --rm`, which starts db for the command and stops it again after;
+- only when no engine answers: on this machine, with the settings of .env, and it says so.
+
+In a container it never runs as root: as the host user's uid, root mapped to 1000.
+Words for the wrapped command follow `--`: `inv manage shell -- -c "print(1)"`, `inv test -- --lf`.
 """
 
+import functools
 import hashlib
 import io
 import json
@@ -20,7 +28,8 @@ from pathlib import Path
 
 from invoke import Exit, task
 from invoke.exceptions import CommandTimedOut
-from invoke.main import program
+
+from tests.throwaway_postgres import find_binaries
 
 ROOT = Path(__file__).resolve().parent
 APP_DIR = ROOT / "services" / "app"
@@ -28,6 +37,7 @@ ENV_FILE = ROOT / ".env"
 ENV_EXAMPLE = ROOT / ".env.example"
 DEV_FILES = ("compose/compose.yaml", "compose/compose.dev.yaml")
 TTY = sys.stdin.isatty()
+PYTHON = shlex.quote(sys.executable)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -41,9 +51,10 @@ def run(c, command: str, **kwargs):
     """Echo the command, run it, and stop with `hint` (if given) when it fails."""
     hint = kwargs.pop("hint", None)
     kwargs.setdefault("pty", TTY)
+    kwargs.setdefault("echo", True)
     hint = f"\nHint: {hint}" if hint else ""
     try:
-        result = c.run(command, echo=True, warn=True, **kwargs)
+        result = c.run(command, warn=True, **kwargs)
     except CommandTimedOut as timed_out:
         raise Exit(f"Timed out after {timed_out.timeout}s: {command}{hint}", 1) from None
     if result.failed:
@@ -75,6 +86,12 @@ def inside_stack() -> bool:
 
 
 def engine_answers() -> bool:
+    """Whether the engine this run talks to (DOCKER_HOST, DOCKER_CONTEXT) answers; asked once."""
+    return _engine_answers(os.environ.get("DOCKER_HOST"), os.environ.get("DOCKER_CONTEXT"))
+
+
+@functools.cache
+def _engine_answers(host, context) -> bool:
     if not shutil.which("docker"):
         return False
     try:
@@ -122,35 +139,57 @@ def rel(path: Path) -> str:
 
 
 def as_host_user() -> str:
-    """`exec`/`run` options: no TTY when there is none, and the host user's ids, so files a
-    command writes into the bind-mounted repository (startapp, migrations) are the host user's."""
-    return f"{'' if TTY else '-T '}--user {os.getuid()}:{os.getgid()}"
+    """`exec`/`run` options: no TTY when there is none, and the app user's uid (the host user's,
+    root mapped to 1000), so files a command writes into the bind-mounted repository (startapp,
+    migrations) are the host user's. The uid alone: the image then adds its groups."""
+    return f"{'' if TTY else '-T '}--user {host_ids()['APP_UID']}"
 
 
-def stack_running(c) -> bool:
-    if inside_stack() or not engine_answers() or not ENV_FILE.exists():
-        return False
-    names = " ".join(f"-f {f}" for f in DEV_FILES)
-    with c.cd(ROOT):
-        result = c.run(
-            f"docker compose {names} --env-file .env ps --status running --services",
-            hide=True,
-            warn=True,
-            env=host_ids(),
-        )
-    return result.ok and "app" in result.stdout.split()
+def running_services(c) -> set[str]:
+    """The development stack's services that are running now."""
+    if not ENV_FILE.exists():
+        return set()
+    listed = compose(c, "ps --status running --services", hide=True, echo=False, pty=False)
+    return set(listed.stdout.split())
+
+
+def in_app_container(c, command: str, env: dict | None = None, workdir="", build=True, **kwargs):
+    """Run COMMAND in the development stack's app container: `exec` while the stack runs, else
+    `run --rm`, which starts db for it and stops db again after if it was not running.
+    `env` names variables passed from this process; `build=False` refuses to build the image."""
+    running = running_services(c)
+    options = as_host_user() + "".join(f" -e {name}" for name in env or {}) + (f" -w {workdir}" if workdir else "")
+    if "app" in running:
+        return compose(c, f"exec {options} app {command}", env=env or {}, **kwargs)
+    if not build:
+        model = json.loads(compose(c, "config --format json", hide=True, echo=False, pty=False).stdout)
+        image = model["services"]["app"]["image"]
+        if c.run(f"docker image inspect {image}", hide=True, warn=True).failed:
+            raise Exit(f"The development image {image} is not built yet: run `inv build` (or `inv up`), then again.", 1)
+    try:
+        return compose(c, f"run --rm {options} app {command}", env=env or {}, **kwargs)
+    finally:
+        if "db" not in running:
+            compose(c, "stop db", hide=True)
 
 
 def django(c, args: str, env: dict | None = None, **kwargs):
-    """Run `manage.py ARGS` where it belongs: in the app container while the stack runs,
-    else directly (inside the stack, or on the host with the settings of .env)."""
-    if stack_running(c):
-        passed = "".join(f"-e {name} " for name in (env or {}))
-        return compose(c, f"exec {as_host_user()} {passed}app python manage.py {args}", env=env or {}, **kwargs)
-    host_env = {} if inside_stack() else read_env()
+    """Run `manage.py ARGS` by the rule in this module's docstring."""
+    if not inside_stack() and engine_answers():
+        return in_app_container(c, f"python manage.py {args}", env, **kwargs)
+    host_env = {}
+    if not inside_stack():
+        say("No Docker engine answers: running on this machine with the settings of .env.")
+        host_env = read_env()
     with c.cd(APP_DIR):
-        command = f"{shlex.quote(sys.executable)} manage.py {args}"
-        return run(c, command, env={**host_env, **(env or {})}, **kwargs)
+        return run(c, f"{PYTHON} manage.py {args}", env={**host_env, **(env or {})}, **kwargs)
+
+
+def words(*parts: str) -> str:
+    """Words for a wrapped command: the given ones, then those after `--` as typed."""
+    # invoke's own `c.remainder` joins them with spaces, which loses the quoting of `-c "a b"`.
+    typed = shlex.join(sys.argv[sys.argv.index("--") + 1 :]) if "--" in sys.argv else ""
+    return " ".join(part for part in (*parts, typed) if part)
 
 
 def explain_failure(c, files=DEV_FILES) -> None:
@@ -173,15 +212,40 @@ def explain_failure(c, files=DEV_FILES) -> None:
 # --------------------------------------------------------------------------- tasks
 
 
-@task(help={"docker": "run the suite inside the app container, against the stack's db service"})
-def test(c, docker=False):
-    """Run the test suite; words after the options go to pytest (inv test -k admin -x)."""
-    args = c.remainder
-    if docker:
-        compose(c, f"run --rm {as_host_user()} -w /workspace app python -m pytest {args}")
+@task(
+    help={
+        "keyword": "only the tests whose names match this expression (pytest -k)",
+        "exitfirst": "stop at the first failure (pytest -x)",
+    }
+)
+def test(c, keyword="", exitfirst=False):
+    """Run the Django tests (tests/app and every app's) on PostgreSQL, in seconds.
+
+    Words after -- go to pytest: inv test -- --lf -vv. The stack's own proofs: inv verify."""
+    args = words(f"-k {shlex.quote(keyword)}" if keyword else "", "-x" if exitfirst else "")
+    if not inside_stack() and engine_answers():
+        if os.getuid() == 0:
+            # Root's checkout is read-only for the app user (uid 1000): no cache to write.
+            args = words("-p no:cacheprovider", args)
+        # The bind-mounted repository: the tests and code as they are now.
+        in_app_container(c, f"python -m pytest {args}", workdir="/workspace", build=False)
         return
+    if not inside_stack() and not os.environ.get("DATABASE_URL") and find_binaries() is None:
+        say("Warning: no Docker engine and no PostgreSQL binaries (initdb, pg_ctl): the tests run on SQLite.")
     with c.cd(ROOT):
-        run(c, f"{shlex.quote(sys.executable)} -m pytest {args}")
+        run(c, f"{PYTHON} -m pytest {args}")
+
+
+@task
+def verify(c):
+    """Run the workspace's own proofs on real containers (tests/stack; minutes).
+
+    The stack, its faults, deploys, the swarm on throwaway Docker hosts, the dev container: it
+    builds images, starts and removes stacks of its own. Words after -- go to pytest:
+    inv verify -- -k deploy."""
+    require_engine()
+    with c.cd(ROOT):
+        run(c, f"{PYTHON} -m pytest {words('tests/stack')}")
 
 
 @task
@@ -194,7 +258,6 @@ def build(c):
 def up(c):
     """Start the stack (app, db, proxy) and wait until it is healthy; without Docker, a host run."""
     if not engine_answers() and not inside_stack():
-        say("No Docker engine answers: running on this machine with the embedded SQLite database.")
         env = {**read_env(), "DEBUG": "true"}
         django(c, "migrate --noinput", env=env)
         say("Django's development server on http://127.0.0.1:8000 (Ctrl-C stops it)")
@@ -235,12 +298,18 @@ def ps(c):
     compose(c, "ps --all")
 
 
-@task
-def manage(c):
-    """Run manage.py with the words that follow: inv manage startapp blog."""
-    if not c.remainder:
-        raise Exit("Name a command: inv manage check (inv manage help lists them).", 1)
-    django(c, c.remainder)
+@task(positional=["command"], help={"command": "the manage.py command (help lists them); its own words follow --"})
+def manage(c, command):
+    """Run manage.py: inv manage check, inv manage startapp -- blog, inv manage shell -- -c "print(1)"."""
+    django(c, words(command))
+
+
+@task(help={"name": "the new app's name, a Python identifier: blog"})
+def startapp(c, name):
+    """Create an app in services/app, owned by you, and add it to LOCAL_APPS in the settings."""
+    if not name.isidentifier():
+        raise Exit(f"{name!r} cannot be an app name: use letters, digits and underscores (blog, shop_orders).", 1)
+    django(c, f"startapp {name}")
 
 
 @task
@@ -251,8 +320,8 @@ def migrate(c):
 
 @task
 def makemigrations(c):
-    """Create migrations for model changes; words that follow go to makemigrations."""
-    django(c, f"makemigrations {c.remainder}")
+    """Create migrations for model changes; more words after --: inv makemigrations -- blog."""
+    django(c, words("makemigrations"))
 
 
 @task
@@ -511,35 +580,12 @@ def bench(c, quick=False, parts=""):
     if not shutil.which("wrk"):
         raise Exit("wrk, the load generator, is missing: install it (sudo apt-get install wrk) and try again.", 1)
     with c.cd(ROOT):
-        python = shlex.quote(sys.executable)
-        if c.run(f"{python} -c 'import matplotlib'", hide=True, warn=True).failed:
+        if c.run(f"{PYTHON} -c 'import matplotlib'", hide=True, warn=True).failed:
             say("Installing the chart's library into this Python environment (benchmarks/requirements-chart.txt).")
-            run(c, f"{python} -m pip install --quiet -r benchmarks/requirements-chart.txt")
+            run(c, f"{PYTHON} -m pip install --quiet -r benchmarks/requirements-chart.txt")
         options = ("--quick " if quick else "") + (f"--parts {shlex.quote(parts)}" if parts else "")
         run(
             c,
-            f"{python} benchmarks/bench.py {options}",
+            f"{PYTHON} benchmarks/bench.py {options}",
             hint="A case failed: its lines above say why; benchmarks/results/ holds what was measured.",
         )
-
-
-# `inv manage startapp blog`, `inv test -k admin`: invoke would read `blog` as a task name and
-# `-k` as its own flag. For these tasks, the words after the task's own options go to the
-# command it wraps, as if they followed `--`.
-PASS_THROUGH = {"manage": set(), "makemigrations": set(), "test": {"--docker", "-d"}}
-
-
-def _pass_words_through() -> None:
-    core = getattr(program, "core", None)
-    words = core.unparsed if core is not None else []
-    if not words or words[0] not in PASS_THROUGH:
-        return
-    start = 1
-    while start < len(words) and words[start] in PASS_THROUGH[words[0]]:
-        start += 1
-    passed = [shlex.quote(w) for w in words[start:]]
-    core.remainder = " ".join(passed + ([core.remainder] if core.remainder else []))
-    del words[start:]
-
-
-_pass_words_through()

@@ -3,16 +3,37 @@
 # files into the volume nginx serves, then run uWSGI.
 set -eu
 
+# New files and folders in the volumes stay writable for the group `web`
+# (the Dockerfile says why).
+umask 002
+
+# A volume made by an image from before the `web` group, or changed by hand, may
+# not be writable for this user: say so, and how to fix it, instead of failing
+# on the first upload or on hundreds of collectstatic errors.
+for volume in "$MEDIA_ROOT" "$STATIC_ROOT"; do
+    if [ ! -w "$volume" ]; then
+        owner=$(stat -c %u:%g "$volume")
+        echo "Configuration error: $volume belongs to $owner and is not writable for the app user" \
+            "$(id -u):$(id -g). Fix: docker compose run --rm --no-deps --user 0 app" \
+            "sh -c 'chgrp -R 10001 $volume && chmod -R g+rwX,g+s $volume'" >&2
+        exit 1
+    fi
+done
+
 python manage.py wait_for_db --timeout "${DB_WAIT_TIMEOUT:-60}"
 # Off in deployments, where `inv deploy` migrates once rather than every replica at start.
 if [ "${MIGRATE_ON_START:-true}" = true ]; then
     python manage.py migrate --noinput
 fi
-python manage.py collectstatic --noinput
-# Compressed copies of the text files: nginx sends them as they are (gzip_static)
-# instead of compressing the same file again for every request.
-find "$STATIC_ROOT" -type f \( -name '*.css' -o -name '*.js' -o -name '*.svg' -o -name '*.txt' \
-    -o -name '*.json' -o -name '*.map' \) -exec gzip -9 --keep --force {} +
+# With DEBUG on (the development stack) Django serves /static/ from the apps'
+# folders as they are now, so an edit shows on the next request: nothing to collect.
+if [ "${DEBUG:-false}" != true ]; then
+    python manage.py collectstatic --noinput
+    # Compressed copies of the text files: nginx sends them as they are (gzip_static)
+    # instead of compressing the same file again for every request.
+    find "$STATIC_ROOT" -type f \( -name '*.css' -o -name '*.js' -o -name '*.svg' -o -name '*.txt' \
+        -o -name '*.json' -o -name '*.map' \) -exec gzip -9 --keep --force {} +
+fi
 
 # exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
 exec uwsgi --ini uwsgi.ini

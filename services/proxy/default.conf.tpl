@@ -66,14 +66,23 @@ server {
     # /static/... and /media/... are files in /vol/static and /vol/media.
     root /vol;
 
+    # A variable makes nginx resolve the app's name at request time.
+    set $app ${APP_HOST}:${APP_PORT};
+
     location / {
         include security_headers.conf;
-        # A variable makes nginx resolve the name at request time.
-        set $app ${APP_HOST}:${APP_PORT};
         uwsgi_pass $app;
         include uwsgi_params;
         # On the stack's own network a connect is instant or fails: do not
         # hold the client for nginx's default 60s when the app is away.
+        uwsgi_connect_timeout 5s;
+    }
+
+    # The same, for a static file nginx does not have (below).
+    location @app {
+        include security_headers.conf;
+        uwsgi_pass $app;
+        include uwsgi_params;
         uwsgi_connect_timeout 5s;
     }
 
@@ -83,8 +92,11 @@ server {
         # The app's start compresses the text files (FILE.gz beside FILE): sending those
         # takes half the CPU of compressing on the fly (benchmarks/README.md).
         gzip_static on;
-        # Files only: a directory (or a missing file) is a 404.
-        try_files $uri =404;
+        # Files only. One that was not collected goes to the app: in the development
+        # stack nothing is collected, and Django serves the apps' folders as they are
+        # now, so an edited file shows on the next request; with DEBUG off the app
+        # serves no static files and answers 404.
+        try_files $uri @app;
     }
 
     location /media/ {

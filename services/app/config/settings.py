@@ -58,6 +58,11 @@ if not SECRET_KEY:
     # Only ever used with DEBUG on, on a developer's machine.
     SECRET_KEY = "django-insecure-development-only"  # noqa: S105
 
+# The project's own apps. `manage.py startapp NAME` (`inv startapp NAME`) adds each new app here.
+LOCAL_APPS = [
+    "core",
+]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -65,7 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "core",
+    *LOCAL_APPS,
 ]
 
 MIDDLEWARE = [
@@ -126,6 +131,10 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
 USE_TZ = True
+
+# Folders made for uploads stay writable for the group `web` that every app user of the image
+# is in (services/app/Dockerfile): the volume keeps working when the app user's ids change.
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o775
 
 STATIC_URL = "/static/"
 MEDIA_URL = "/media/"

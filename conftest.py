@@ -1,5 +1,7 @@
-"""Which database the run uses: DATABASE_URL if set; else a throwaway PostgreSQL server
-from the local binaries; else the embedded SQLite default. The pytest header says which."""
+"""Pytest's hooks for the whole repository (tests/ and the apps' own tests under services/app):
+which database the Django tests use. DATABASE_URL if set (the stack's db service, where `inv test`
+runs them); else a throwaway PostgreSQL server from the local binaries; else the embedded SQLite
+default. The pytest header says which."""
 
 import contextlib
 import os
@@ -23,6 +25,8 @@ def _describe(db: dict) -> str:
 
 def pytest_configure(config):
     global _server, _database
+    if not config.pluginmanager.hasplugin("django"):
+        return  # a run without Django (`-p no:django`): the stack suite
     if os.environ.get("DATABASE_URL"):
         _database = f"{_describe(settings.DATABASES['default'])}, from DATABASE_URL"
         return
@@ -54,4 +58,5 @@ def pytest_unconfigure(config):
 
 
 def pytest_report_header(config):
-    return f"database: {_database}"
+    if _database:
+        return f"database: {_database}"
