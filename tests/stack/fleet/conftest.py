@@ -1,0 +1,190 @@
+"""The fleet: throwaway Docker hosts for what must never run on the developer's own engine (a
+deploy over ssh, a swarm of several nodes, an engine restart).
+
+Each host is a privileged container from host.Dockerfile with its own engine (overlay2 on a
+volume) and sshd, on a network of the fleet's own; host 0 also runs the fleet's registry,
+`registry:5000` on that network. Tests reach a host as `ssh://root@127.0.0.1:PORT`, with a key
+made for the run: an `ssh` put first on PATH for the processes the tests start brings that key
+and a config of its own, so nothing under ~/.ssh is read or written. Everything is removed at
+the end, volumes included."""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.stack.conftest import ROOT, Stack
+from tests.throwaway_postgres import free_port
+
+FLEET = Path(__file__).resolve().parent
+HOST_IMAGE = "django-compose-workspace-fleet-host"
+FLEET_SIZE = 3
+DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
+# The proxy's port on every host: a swarm publishes it on the host's own interfaces, which the
+# fleet container publishes on a loopback port of this machine.
+PROXY_PORT = 8000
+# What the stack's Dockerfiles and compose.yaml start from.
+BASE_IMAGES = ("python:3.13-slim", "nginxinc/nginx-unprivileged:1.28", "postgres:17")
+
+
+def run(*command: str, check=True, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+class Host:
+    """One fleet host: its container here, its engine over ssh."""
+
+    def __init__(self, container: str):
+        self.container = container
+        self.ssh_port = self.published(22)
+        self.http_port = self.published(PROXY_PORT)
+
+    def published(self, port: int) -> int:
+        return int(run("docker", "port", self.container, f"{port}/tcp").stdout.split(":")[-1])
+
+    @property
+    def address(self) -> str:
+        return f"ssh://root@127.0.0.1:{self.ssh_port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def docker(self, *args: str, check=True, timeout=300) -> str:
+        """`docker ARGS` on the host's engine."""
+        return run("docker", "-H", self.address, *args, check=check, timeout=timeout).stdout
+
+    def shell(self, script: str, check=True) -> str:
+        """A shell command in the host itself (its processes, not its containers)."""
+        return run("docker", "exec", self.container, "sh", "-c", script, check=check).stdout
+
+    def engine_answers(self) -> bool:
+        return run("docker", "-H", self.address, "info", check=False, timeout=30).returncode == 0
+
+    def wait_for_engine(self, timeout=60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.engine_answers():
+            assert time.monotonic() < deadline, f"the engine of {self.container} did not answer within {timeout}s"
+            time.sleep(0.5)
+
+    def restart_engine(self) -> None:
+        """Stops dockerd as a service manager would (SIGTERM); the host starts it again."""
+        self.shell("pkill -x dockerd; while pgrep -x dockerd >/dev/null; do sleep 0.2; done")
+        self.wait_for_engine()
+
+    @contextlib.contextmanager
+    def tunnel(self, remote_port: int):
+        """A loopback port of this machine forwarded over ssh to the host's own loopback port."""
+        local = free_port()
+        forward = f"127.0.0.1:{local}:127.0.0.1:{remote_port}"
+        command = ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-L", forward, "-p", str(self.ssh_port)]
+        process = subprocess.Popen([*command, "root@127.0.0.1"], stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                assert process.poll() is None, f"ssh -L failed: {process.stderr.read().decode()}"
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", local), timeout=1):
+                    break
+                assert time.monotonic() < deadline, "the ssh tunnel did not open within 20s"
+                time.sleep(0.2)
+            yield local
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def load_images(hosts: list[Host], images: tuple[str, ...]) -> None:
+    """Gives the hosts these images from this engine (pulled here first if missing): hosts may
+    reach no registry. One archive, loaded by all hosts at once."""
+    for image in images:
+        if run("docker", "image", "inspect", image, check=False).returncode:
+            run("docker", "pull", image, timeout=600)
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "images.tar"
+        run("docker", "save", "--output", str(archive), *images)
+        loads = []
+        for host in hosts:
+            with archive.open("rb") as source:
+                loads.append(
+                    subprocess.Popen(
+                        ["docker", "exec", "-i", host.container, "docker", "load"],
+                        stdin=source,
+                        stdout=subprocess.DEVNULL,
+                    )
+                )
+        for load in loads:
+            assert load.wait(timeout=300) == 0, "docker load on a fleet host failed"
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory):
+    """FLEET_SIZE hosts, their engines answering over ssh; host 0 runs the registry."""
+    if not shutil.which("ssh") or not shutil.which("ssh-keygen"):
+        pytest.skip("the fleet tests need the OpenSSH client (ssh, ssh-keygen)")
+    run("docker", "build", "-q", "-t", HOST_IMAGE, "-f", str(FLEET / "host.Dockerfile"), str(FLEET), timeout=900)
+    home = tmp_path_factory.mktemp("fleet")
+    key = home / "key"
+    run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f", str(key))
+    (home / "ssh_config").write_text(
+        f"Host 127.0.0.1\n  User root\n  IdentityFile {key}\n  IdentitiesOnly yes\n"
+        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+    )
+    # OpenSSH reads the config of the passwd home, whatever $HOME says: a wrapper names ours.
+    wrapper = home / "bin" / "ssh"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("ssh")} -F {home / "ssh_config"} "$@"\n')
+    wrapper.chmod(0o755)
+
+    name = f"fleet-{uuid.uuid4().hex[:8]}"
+    containers = [f"{name}-{n}" for n in range(FLEET_SIZE)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+        try:
+            run("docker", "network", "create", name)
+            for n, container in enumerate(containers):
+                registry = ["--network-alias", "registry", "--env", "REGISTRY=1"] if n == 0 else []
+                run(
+                    "docker", "run", "--detach", "--privileged", "--init", "--name", container,
+                    "--hostname", f"node{n}", "--network", name, *registry,
+                    "--env", f"AUTHORIZED_KEY={(home / 'key.pub').read_text().strip()}",
+                    "--publish", "127.0.0.1::22", "--publish", f"127.0.0.1::{PROXY_PORT}",
+                    HOST_IMAGE,
+                )  # fmt: skip
+            hosts = [Host(container) for container in containers]
+            for host in hosts:
+                host.wait_for_engine()
+            yield hosts
+        finally:
+            # The containers' anonymous volumes hold each engine's /var/lib/docker.
+            run("docker", "rm", "--force", "--volumes", *containers, check=False)
+            run("docker", "network", "rm", name, check=False)
+
+
+class RemoteStack(Stack):
+    """A deploy stack (compose.deploy.yaml) on a fleet host: compose talks to its engine over ssh."""
+
+    def __init__(self, tmp: Path, host: Host, **settings):
+        super().__init__(tmp, files=DEPLOY_FILES, HTTPS="true", PROXY_PORT=str(PROXY_PORT), **settings)
+        self.host = host
+        self.env.update(COMPOSE_PROJECT_NAME=self.project, IMAGE_PREFIX=self.env.get("IMAGE_PREFIX", self.project))
+        self.write_env()
+
+    def compose(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        env = {**os.environ, **kwargs.pop("env", {}), "DOCKER_HOST": self.host.address}
+        return super().compose(*args, env=env, **kwargs)
+
+    def inv(self, *args: str, timeout=600) -> subprocess.CompletedProcess:
+        """`inv ARGS --host <this host> --env-file <this stack's>`."""
+        command = ["-m", "invoke", *args, "--host", self.host.address, "--env-file", str(self.env_file)]
+        return run(sys.executable, *command, check=False, timeout=timeout, cwd=ROOT)
