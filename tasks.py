@@ -267,7 +267,7 @@ def up(c):
         compose(
             c,
             "up --detach --build --wait",
-            hint="Fix the cause named above, then `inv up` again; `inv logs SERVICE` shows more.",
+            hint="Fix the cause named above, then `inv up` again; `inv logs -s SERVICE` shows more.",
         )
     except Exit:
         explain_failure(c)
@@ -458,13 +458,41 @@ def swarm_secrets(c, deployment: Deployment) -> dict[str, str]:
     return names
 
 
-def swarm_app_container(c, deployment: Deployment) -> str:
-    """A healthy app container of the stack on this engine, to run manage.py in."""
-    filters = f"--filter label=com.docker.swarm.service.name={deployment.name}_app --filter health=healthy"
-    found = c.run(f"docker ps -q {filters}", hide=True, warn=True).stdout.split()
-    if not found:
-        raise Exit(f"No healthy app container of {deployment.name} on {deployment.where}.", 1)
-    return found[0]
+def registry_of(image_prefix: str) -> str:
+    """The registry an image prefix names (`registry.example.com/site`, `10.0.0.5:5000/site`), or
+    "" when the images stay on the engine that builds them. Docker's own rule: the first part of
+    the name is a registry when it holds a dot or a port, or is localhost."""
+    first, slash, _ = image_prefix.partition("/")
+    return first if slash and ("." in first or ":" in first or first == "localhost") else ""
+
+
+def swarm_manage(c, deployment: Deployment, *commands: str) -> None:
+    """Run manage.py commands once, in a swarm job with the app service's image, network, secrets
+    and settings, on whichever node has room: the engine `--host` names needs no app replica."""
+    template = "{{json .Spec.TaskTemplate}}"
+    spec = json.loads(c.run(f"docker service inspect --format '{template}' {deployment.name}_app", hide=True).stdout)
+    container = spec["ContainerSpec"]
+    job = f"{deployment.name}_manage"
+    # The stack's label: `docker stack rm` (and the next deploy's --prune) removes a leftover job.
+    options = [f"--name {job} --mode replicated-job --restart-condition none"]
+    options.append(f"--label com.docker.stack.namespace={deployment.name}")
+    options += [f"--network {network['Target']}" for network in spec["Networks"]]
+    options += [f"--secret source={s['SecretName']},target={s['File']['Name']}" for s in container.get("Secrets", [])]
+    script = shlex.quote(" && ".join(f"python manage.py {command}" for command in commands))
+    c.run(f"docker service rm {job}", hide=True, warn=True)
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix=f"{job}-", suffix=".env") as settings:
+            settings.write("".join(f"{line}\n" for line in container["Env"]))
+            settings.flush()
+            options.append(f"--env-file {settings.name}")
+            run(c, f"docker service create --detach=false {' '.join(options)} {container['Image']} sh -c {script}")
+        run(c, f"docker service logs --raw {job}", pty=False)
+        template = "{{.CurrentState}}: {{.Error}}"
+        state = c.run(f"docker service ps --no-trunc --format '{template}' {job}", hide=True).stdout.strip()
+    finally:
+        c.run(f"docker service rm {job}", hide=True, warn=True)
+    if not state.startswith("Complete"):
+        raise Exit(f"manage.py failed on the swarm ({state}): its output is above.", 1)
 
 
 @task(
@@ -490,6 +518,11 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     # A swarm updates a service only when its spec changes: each deploy tags a new version.
     env = {"IMAGE_TAG": deployment.settings.get("IMAGE_TAG") or time.strftime("%Y%m%d%H%M%S")}
     deployment.compose(c, "build", files=files, env=env, hint="Read the build output above.")
+    registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
+    if registry:
+        # Every node pulls the images from there; only app and proxy are built here.
+        unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
+        deployment.compose(c, "push app proxy", files=files, env=env, hint=unreachable)
     env.update(swarm_secrets(c, deployment))
     swarm_files = (*DEPLOY_FILES, SWARM_FILE, *extra)
     model = deployment.compose(c, "config --format json", files=swarm_files, env=env, hide="out")
@@ -497,17 +530,19 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     with tempfile.NamedTemporaryFile("w", prefix=f"{deployment.name}-", suffix=".json") as stack:
         json.dump(swarm_stack(json.loads(model.stdout)), stack)
         stack.flush()
-        # --resolve-image never: the images are this engine's own, no registry has them.
+        # With a registry, the manager pins each image's digest, so every node runs the same
+        # build; without one, the images are this engine's own and nothing is looked up.
+        resolve = "always" if registry else "never"
         run(
             c,
-            f"docker stack deploy --detach=false --prune --resolve-image never -c {stack.name} {deployment.name}",
+            f"docker stack deploy --detach=false --prune --resolve-image {resolve} -c {stack.name} {deployment.name}",
             # The CLI waits for the services to converge: forever, if a task keeps failing.
             timeout=600,
             hint="`docker service ps --no-trunc <stack>_<service>` shows why a task failed; fix it, deploy again.",
         )
-    for command in ("migrate --noinput", "check --deploy --fail-level WARNING"):
-        run(c, f"docker exec {swarm_app_container(c, deployment)} python manage.py {command}", hint=hint)
-    say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: {deployment.url()}")
+    swarm_manage(c, deployment, "migrate --noinput", "check --deploy --fail-level WARNING")
+    port = deployment.settings.get("PROXY_PORT") or 8000
+    say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: port {port} of each node.")
 
 
 @task(help=DEPLOY_HELP)

@@ -17,6 +17,7 @@ from tests.throwaway_postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ("compose/compose.yaml",)
+DEV_FILES = ("compose/compose.yaml", "compose/compose.dev.yaml")
 
 
 def engine_answers() -> bool:
@@ -174,3 +175,51 @@ def csrf_post(session: requests.Session, stack: Stack, path: str, **kwargs) -> r
     data = {**kwargs.pop("data", {}), "csrfmiddlewaretoken": token}
     headers = {"Referer": stack.url + path}
     return session.post(stack.url + path, data=data, headers=headers, timeout=60, allow_redirects=False, **kwargs)
+
+
+def fresh_clone(target: Path, uid: int, gid: int) -> Path:
+    """The repository as a fresh clone has it (tracked and new files, nothing ignored: no .env),
+    a git repository owned by uid:gid."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    subprocess.run(["git", "init", "-q", str(target)], check=True)
+    subprocess.run(["chown", "-R", f"{uid}:{gid}", str(target)], check=True)
+    return target
+
+
+def tear_down(project: str, workspace: Path) -> list[str]:
+    """Remove a development stack's containers, volumes, network and images; return what is left."""
+    names = [x for f in DEV_FILES for x in ("-f", f)]
+    subprocess.run(
+        ["docker", "compose", "-p", project, *names, "down", "--volumes", "--remove-orphans", "--timeout", "10"],
+        cwd=workspace,
+        # Only a fallback for interpolation, should there be no env file.
+        env={"POSTGRES_PASSWORD": "unused", **os.environ},
+        capture_output=True,
+        timeout=120,
+    )
+
+    def listed(*command: str) -> list[str]:
+        result = subprocess.run(["docker", *command], capture_output=True, text=True, timeout=60)
+        return result.stdout.split()
+
+    images = listed("images", "--format", "{{.Repository}}", "--filter", f"reference={project}-*")
+    if images:
+        subprocess.run(["docker", "image", "rm", *images], capture_output=True, timeout=120)
+    label = f"label=com.docker.compose.project={project}"
+    return (
+        listed("ps", "--all", "--quiet", "--filter", label)
+        + listed("volume", "ls", "--quiet", "--filter", label)
+        + listed("network", "ls", "--quiet", "--filter", label)
+        + listed("images", "--quiet", "--filter", f"reference={project}-*")
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.stack.conftest import ROOT
+from tests.stack.conftest import ROOT, fresh_clone, tear_down
 from tests.throwaway_postgres import free_port
 
 pytestmark = [
@@ -28,8 +28,6 @@ pytestmark = [
         reason="no devcontainer CLI (npm install -g @devcontainers/cli)",
     ),
 ]
-
-DEV_FILES = ("compose/compose.yaml", "compose/compose.dev.yaml")
 
 
 @dataclass
@@ -123,52 +121,7 @@ def host_user(base_dir):
 
 @pytest.fixture(scope="module")
 def workspace(base_dir, host_user) -> Path:
-    """The repository as a fresh clone has it (tracked and new files, nothing ignored: no .env),
-    a git repository owned by the host user."""
-    target = base_dir / "workspace"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    subprocess.run(["git", "init", "-q", str(target)], check=True)
-    subprocess.run(["chown", "-R", f"{host_user.uid}:{host_user.gid}", str(target)], check=True)
-    return target
-
-
-def tear_down(project: str, workspace: Path) -> list[str]:
-    """Remove the stack's containers, volumes, network and images; return what is left."""
-    names = [x for f in DEV_FILES for x in ("-f", f)]
-    subprocess.run(
-        ["docker", "compose", "-p", project, *names, "down", "--volumes", "--remove-orphans", "--timeout", "10"],
-        cwd=workspace,
-        # Only a fallback for interpolation, should compose/.env not have been written.
-        env={"POSTGRES_PASSWORD": "unused", **os.environ},
-        capture_output=True,
-        timeout=120,
-    )
-
-    def listed(*command: str) -> list[str]:
-        result = subprocess.run(["docker", *command], capture_output=True, text=True, timeout=60)
-        return result.stdout.split()
-
-    images = listed("images", "--format", "{{.Repository}}", "--filter", f"reference={project}-*")
-    if images:
-        subprocess.run(["docker", "image", "rm", *images], capture_output=True, timeout=120)
-    label = f"label=com.docker.compose.project={project}"
-    return (
-        listed("ps", "--all", "--quiet", "--filter", label)
-        + listed("volume", "ls", "--quiet", "--filter", label)
-        + listed("network", "ls", "--quiet", "--filter", label)
-        + listed("images", "--quiet", "--filter", f"reference={project}-*")
-    )
+    return fresh_clone(base_dir / "workspace", host_user.uid, host_user.gid)
 
 
 @pytest.fixture(scope="module")

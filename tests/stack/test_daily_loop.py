@@ -1,0 +1,190 @@
+"""The daily loop on a fresh clone, as its user types it: `inv up`, `inv startapp`, `inv test`,
+`inv makemigrations`, `inv migrate` with the stack stopped, an edited CSS file. The copy belongs
+to a host user other than root (APP_UID/APP_GID name its ids, as `inv` takes them from the host
+user); the stack has its own project name and loopback port, and is removed after."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.stack.conftest import DEV_FILES, ROOT, fresh_clone, tear_down
+from tests.throwaway_postgres import free_port
+
+pytestmark = pytest.mark.stack
+
+FAILING = """from django.test import TestCase
+
+
+class AnswerTests(TestCase):
+    def test_the_answer(self):
+        self.assertEqual(41 + 1, {answer})
+"""
+
+MODEL = """from django.db import models
+
+
+class Post(models.Model):
+    title = models.CharField(max_length=200)
+"""
+
+
+@dataclass
+class Workspace:
+    path: Path
+    uid: int
+    gid: int
+    project: str
+    port: int
+
+    @property
+    def app(self) -> Path:
+        return self.path / "services" / "app"
+
+    def inv(self, *args: str, timeout=600) -> subprocess.CompletedProcess:
+        """`inv ARGS` in the copy; stdout and stderr together."""
+        # A user's shell, not this test run's environment (which holds test-only settings).
+        env = {
+            **{
+                name: os.environ[name]
+                for name in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONTEXT")
+                if name in os.environ
+            },
+            "COMPOSE_PROJECT_NAME": self.project,
+            "PROXY_PORT": str(self.port),
+            "APP_UID": str(self.uid),
+            "APP_GID": str(self.gid),
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=self.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
+
+    def compose(self, *args: str) -> str:
+        names = [x for f in DEV_FILES for x in ("-f", f)]
+        command = ["docker", "compose", "-p", self.project, *names, "--env-file", ".env", *args]
+        return subprocess.run(command, cwd=self.path, capture_output=True, text=True, check=True).stdout
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(f"http://127.0.0.1:{self.port}{path}", timeout=30)
+
+
+@pytest.fixture(scope="module")
+def workspace():
+    """A fresh copy with the development stack up (`inv up`)."""
+    base = Path(tempfile.mkdtemp(prefix="daily-loop-"))
+    # Another user's ids when the test runs as root: files made in the container must be theirs.
+    uid, gid = (2345, 2345) if os.getuid() == 0 else (os.getuid(), os.getgid())
+    copy = Workspace(
+        fresh_clone(base / "workspace", uid, gid), uid, gid, f"test-loop-{uuid.uuid4().hex[:8]}", free_port()
+    )
+    try:
+        result = copy.inv("up", timeout=900)
+        assert result.returncode == 0, result.stdout[-6000:]
+        yield copy
+    finally:
+        left = tear_down(copy.project, copy.path)
+        shutil.rmtree(base, ignore_errors=True)
+        assert not left, f"left behind after teardown: {left}"
+
+
+def test_inv_test_help_shows_the_tasks_own_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "test", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Run the Django tests" in result.stdout and "--keyword" in result.stdout
+    assert "usage: pytest" not in result.stdout
+
+
+def test_a_task_flag_is_never_passed_on_to_pytest():
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "test", "--no-such-flag"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "--no-such-flag" in result.stderr and "pytest" not in result.stdout + result.stderr
+
+
+def test_startapp_creates_the_app_owned_by_the_host_user_and_registers_it(workspace):
+    result = workspace.inv("startapp", "blog")
+    assert result.returncode == 0, result.stdout
+    created = [workspace.app / "blog", *(workspace.app / "blog").rglob("*")]
+    assert workspace.app / "blog" / "tests.py" in created
+    not_theirs = [p for p in created if (p.stat().st_uid, p.stat().st_gid) != (workspace.uid, workspace.gid)]
+    assert not_theirs == []
+    assert '    "blog",\n' in (workspace.app / "config" / "settings.py").read_text()
+
+
+def test_a_new_apps_failing_test_fails_inv_test_and_passes_once_fixed_on_postgresql(workspace):
+    tests = workspace.app / "blog" / "tests.py"
+    tests.write_text(FAILING.format(answer=43))
+    failed = workspace.inv("test")
+    assert failed.returncode != 0, failed.stdout[-3000:]
+    assert "FAILED services/app/blog/tests.py::AnswerTests::test_the_answer" in failed.stdout, failed.stdout[-3000:]
+
+    tests.write_text(FAILING.format(answer=42))
+    started = time.monotonic()
+    passed = workspace.inv("test")
+    took = time.monotonic() - started
+    assert passed.returncode == 0, passed.stdout[-3000:]
+    assert "database: PostgreSQL at db:5432" in passed.stdout
+    assert " failed" not in passed.stdout and " passed" in passed.stdout
+    print(f"inv test with the stack up: {took:.1f}s")
+
+
+def test_with_the_stack_stopped_migrate_applies_to_the_stacks_database_and_leaves_db_stopped(workspace):
+    (workspace.app / "blog" / "models.py").write_text(MODEL)
+    made = workspace.inv("makemigrations")
+    assert made.returncode == 0, made.stdout
+    assert (workspace.app / "blog" / "migrations" / "0001_initial.py").stat().st_uid == workspace.uid
+
+    assert workspace.inv("down").returncode == 0
+    migrated = workspace.inv("migrate")
+    assert migrated.returncode == 0, migrated.stdout
+    assert "Applying blog.0001_initial... OK" in migrated.stdout
+    assert not list(workspace.path.rglob("*.sqlite3")), "a SQLite file appeared"
+    assert workspace.compose("ps", "--status", "running", "--services").split() == []
+
+    assert workspace.inv("up", timeout=600).returncode == 0
+    shown = workspace.inv("manage", "showmigrations", "--", "blog")
+    assert "[X] 0001_initial" in shown.stdout, shown.stdout
+
+
+def test_an_edited_css_file_shows_through_the_proxy_on_the_next_request(workspace):
+    css = workspace.app / "blog" / "static" / "blog" / "site.css"
+    css.parent.mkdir(parents=True)
+    css.write_text("body { color: red; }\n")
+    # Django looks for apps' static folders when it starts: a new folder needs a reload, which
+    # saving a module does (uWSGI's autoreload). An edit to a file needs nothing.
+    (workspace.app / "blog" / "apps.py").touch()
+    deadline = time.monotonic() + 30
+    while (response := workspace.get("/static/blog/site.css")).status_code != 200:
+        assert time.monotonic() < deadline, f"{response.status_code}: {response.text[:2000]}"
+        time.sleep(0.5)
+    assert response.text == "body { color: red; }\n"
+
+    css.write_text("body { color: blue; }\n")
+    assert workspace.get("/static/blog/site.css").text == "body { color: blue; }\n"
+
+
+def test_no_process_in_the_app_container_runs_as_root(workspace):
+    shown = workspace.inv("manage", "shell", "--", "-c", "import os; print('uid', os.getuid())")
+    assert f"uid {workspace.uid}" in shown.stdout, shown.stdout
+    container = workspace.compose("ps", "-q", "app").strip()
+    # The host's view of the container's processes; the first column is the user.
+    top = subprocess.run(["docker", "top", container], capture_output=True, text=True, check=True).stdout
+    users = [line.split()[0] for line in top.splitlines()[1:]]
+    assert users and not {"0", "root"} & set(users), top
