@@ -132,9 +132,10 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = True
 USE_TZ = True
 
-# Folders made for uploads stay writable for the group `web` that every app user of the image
-# is in (services/app/Dockerfile): the volume keeps working when the app user's ids change.
-FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o775
+# Folders made for uploads and static files stay writable for the group `web` that every app
+# user of the image is in, and hand it on (setgid; see services/app/Dockerfile): the volumes
+# keep working when the app user's ids change. Django sets exactly this mode.
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o2775
 
 STATIC_URL = "/static/"
 MEDIA_URL = "/media/"
