@@ -35,3 +35,8 @@ def test_anonymous_users_are_sent_to_the_login_page(client):
     response = client.get("/admin/core/todo/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_a_todo_added_through_the_admin_belongs_to_the_admin(admin_client, admin_user):
+    admin_client.post("/admin/core/todo/add/", {"title": "Owned", "description": ""})
+    assert Todo.objects.get(title="Owned").owner == admin_user

@@ -1,33 +1,103 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from core.models import Todo
 
 pytestmark = pytest.mark.django_db
 
 
-def test_todo_list_shows_the_todos(client):
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("alice", password="a-long-password-1")
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
+
+
+def stored_files(media_root):
+    return [path for path in media_root.rglob("*") if path.is_file()]
+
+
+def test_a_visitor_reads_the_todos_and_gets_the_login_form_instead_of_the_add_form(client):
     Todo.objects.create(title="Visible todo")
     response = client.get("/")
     assert response.status_code == 200
-    assert "Visible todo" in response.content.decode()
+    page = response.content.decode()
+    assert "Visible todo" in page
+    assert 'action="/login/"' in page and 'name="password"' in page
+    assert 'name="title"' not in page
 
 
-def test_posting_the_form_adds_a_todo_with_its_attachment(client, upload, media_root):
-    response = client.post("/", {"title": "Posted", "attachment": upload("a.txt", b"abc")})
+def test_an_anonymous_post_gets_403_and_stores_neither_row_nor_file(client, upload, media_root):
+    response = client.post("/", {"title": "Sneaked in", "attachment": upload()})
+    assert response.status_code == 403
+    assert response.content == b"Log in to add todos.\n"
+    assert not Todo.objects.exists()
+    assert not stored_files(media_root)
+
+
+def test_a_logged_in_user_adds_a_todo_with_its_attachment(user_client, user, upload, media_root):
+    page = user_client.get("/").content.decode()
+    assert 'name="title"' in page and "Log out" in page
+    response = user_client.post("/", {"title": "Posted", "attachment": upload("a.txt", b"abc")})
     assert response.status_code == 302
     todo = Todo.objects.get(title="Posted")
+    assert todo.owner == user
     assert (media_root / todo.attachment.name).read_bytes() == b"abc"
 
 
-def test_an_over_long_title_gets_a_validation_message_and_stores_nothing(client):
-    response = client.post("/", {"title": "x" * 201})
+def test_an_over_long_title_gets_a_validation_message_and_stores_nothing(user_client):
+    response = user_client.post("/", {"title": "x" * 201})
     assert response.status_code == 400
     assert "Ensure this value has at most 200 characters" in response.content.decode()
     assert not Todo.objects.exists()
 
 
-def test_a_post_without_any_field_is_an_invalid_form_not_a_fresh_one(client):
-    response = client.post("/", {})
+def test_a_post_without_any_field_is_an_invalid_form_not_a_fresh_one(user_client):
+    response = user_client.post("/", {})
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
     assert not Todo.objects.exists()
+
+
+def test_the_upload_over_the_daily_cap_gets_429_and_keeps_nothing(settings, user_client, upload, media_root):
+    settings.UPLOADS_PER_USER_PER_DAY = 2
+    for n in range(2):
+        assert user_client.post("/", {"title": f"upload {n}", "attachment": upload()}).status_code == 302
+    response = user_client.post("/", {"title": "one too many", "attachment": upload()})
+    assert response.status_code == 429
+    assert "You have uploaded 2 attachments in the last 24 hours, the limit. Try again later." in (
+        response.content.decode()
+    )
+    assert not Todo.objects.filter(title="one too many").exists()
+    assert len(stored_files(media_root)) == 2
+    # Todos without a file are not uploads.
+    assert user_client.post("/", {"title": "no file"}).status_code == 302
+
+
+def test_the_cap_counts_each_users_uploads_of_the_last_24_hours_only(settings, client, user, django_user_model, upload):
+    settings.UPLOADS_PER_USER_PER_DAY = 1
+    old = Todo.objects.create(title="yesterday's", owner=user, attachment=upload())
+    Todo.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=1, minutes=1))
+    other = django_user_model.objects.create_user("bob", password="a-long-password-2")
+    Todo.objects.create(title="bob's", owner=other, attachment=upload())
+    client.force_login(user)
+    assert client.post("/", {"title": "today's", "attachment": upload()}).status_code == 302
+
+
+def test_the_login_page_logs_in_and_leads_back_to_the_list(client, user):
+    assert client.get("/login/").status_code == 200
+    response = client.post("/login/", {"username": "alice", "password": "a-long-password-1"})
+    assert response.status_code == 302 and response.url == "/"
+    assert "Log out" in client.get("/").content.decode()
+
+
+def test_logging_out_leads_back_to_the_read_only_list(user_client):
+    response = user_client.post("/logout/")
+    assert response.status_code == 302 and response.url == "/"
+    assert 'name="title"' not in user_client.get("/").content.decode()

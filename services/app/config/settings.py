@@ -48,6 +48,8 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 HTTPS = env.bool("HTTPS", default=False)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+# Attachments one user may upload through the todo form in 24 hours; the next one gets 429.
+UPLOADS_PER_USER_PER_DAY = env.int("UPLOADS_PER_USER_PER_DAY", default=20)
 
 if not DEBUG:
     if not SECRET_KEY:
@@ -127,6 +129,11 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+
+# The site's own login page; logging in and out both lead back to the todo list.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "todo-list"
+LOGOUT_REDIRECT_URL = "todo-list"
 
 LANGUAGE_CODE = "en-us"
 USE_I18N = True

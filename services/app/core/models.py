@@ -2,6 +2,7 @@ import re
 import uuid
 from pathlib import PurePath
 
+from django.conf import settings
 from django.db import models
 
 
@@ -23,6 +24,10 @@ class Todo(models.Model):
     attachment = models.FileField(upload_to=attachment_path, blank=True, max_length=255)
     # The uploaded file's own name, for display only; the stored name is random.
     attachment_name = models.CharField(max_length=255, blank=True, editable=False)
+    # Who added it; counts against that user's upload cap. Kept when the user is deleted.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

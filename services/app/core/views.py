@@ -1,7 +1,8 @@
 import logging
 
+from django.contrib.auth.forms import AuthenticationForm
 from django.db import DatabaseError, connection
-from django.http import JsonResponse
+from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -13,16 +14,26 @@ log = logging.getLogger(__name__)
 
 
 def todo_list(request):
-    """The todos, newest open ones first, and a form to add one."""
-    # Bound on every POST, even one whose body yields no fields: that is an invalid form (400),
-    # not a fresh one.
-    form = TodoForm(request.POST, request.FILES) if request.method == "POST" else TodoForm()
-    if form.is_bound and form.is_valid():
-        form.save()
-        return redirect("todo-list")
-    status = 400 if form.errors else 200
-    todos = Todo.objects.all()
-    return render(request, "core/todo_list.html", {"form": form, "todos": todos}, status=status)
+    """The todos, newest open ones first. A logged-in user gets a form to add one; a visitor
+    reads the list and gets the login form."""
+    context, status = {"todos": Todo.objects.all()}, 200
+    if not request.user.is_authenticated:
+        if request.method == "POST":
+            # Only logged-in users write: nothing of this request is stored.
+            return HttpResponseForbidden("Log in to add todos.\n", content_type="text/plain")
+        context["login_form"] = AuthenticationForm()
+    elif request.method == "POST":
+        # Bound on every POST, even one whose body yields no fields: that is an invalid form
+        # (400), not a fresh one.
+        form = TodoForm(request.POST, request.FILES, instance=Todo(owner=request.user))
+        if form.is_valid():
+            form.save()
+            return redirect("todo-list")
+        context["form"] = form
+        status = 429 if form.has_error("attachment", code="upload_limit") else 400
+    else:
+        context["form"] = TodoForm()
+    return render(request, "core/todo_list.html", context, status=status)
 
 
 def first_line(exc):
