@@ -188,7 +188,7 @@ def test_inv_migrate_inside_runs_against_the_db_service(devcontainer):
 
 
 def test_files_created_inside_belong_to_the_host_user(devcontainer):
-    result = devcontainer.exec("inv", "manage", "startapp", "blog")
+    result = devcontainer.exec("inv", "startapp", "blog")
     assert result.returncode == 0, result.stdout
     app = devcontainer.workspace / "services" / "app" / "blog"
     created = [app, *app.rglob("*")]
