@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from tests.stack.conftest import Stack
+from tests.stack.conftest import Stack, admin_session
 
 
 def inspect(stack: Stack, service: str) -> dict:
@@ -48,6 +48,19 @@ def media_files(stack: Stack) -> int:
     return int(stack.compose("exec", "-T", "app", "sh", "-c", "find /vol/web/media -type f | wc -l").stdout)
 
 
+def logged_in(stack: Stack) -> requests.Session:
+    """The session of the stack's test user, a superuser logged in through the login form; made
+    on first use. Only a logged-in user adds todos."""
+    if not hasattr(stack, "user_session"):
+        stack.user_session = admin_session(stack)
+    return stack.user_session
+
+
+def cookie_header(session: requests.Session) -> str:
+    """The session's cookies as a Cookie header, for requests sent by hand."""
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+
+
 def form_token(session: requests.Session, stack: Stack) -> str:
     """Opens the todo form, so the session holds the CSRF cookie; returns the form's token."""
     page = session.get(stack.url + "/", timeout=30)
@@ -61,9 +74,10 @@ def attachment_url(stack: Stack, name: str) -> str:
     return re.search(rf'href="(/media/attachments/[0-9a-f]{{32}}\.\w+)">{re.escape(name)}<', page).group(1)
 
 
-def add_todo(stack: Stack, title: str, files=None) -> requests.Response:
-    """Submits the todo form as a visitor would; a stored todo answers 302."""
-    session = requests.Session()
+def add_todo(stack: Stack, title: str, files=None, session: requests.Session | None = None) -> requests.Response:
+    """Submits the todo form as a logged-in user would (the stack's test user unless a session is
+    given); a stored todo answers 302."""
+    session = session or logged_in(stack)
     return session.post(
         stack.url + "/",
         data={"title": title, "csrfmiddlewaretoken": form_token(session, stack)},

@@ -18,7 +18,17 @@ import pytest
 import requests
 
 from tests.stack.conftest import ROOT, engine_answers
-from tests.stack.probes import add_todo, attachment_url, form_token, inspect, logs, stored_titles, wait_until_healthy
+from tests.stack.probes import (
+    add_todo,
+    attachment_url,
+    cookie_header,
+    form_token,
+    inspect,
+    logged_in,
+    logs,
+    stored_titles,
+    wait_until_healthy,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 
@@ -29,12 +39,12 @@ ATTACHMENT = b"kept across restarts \x00\xff" * 500
 
 
 class Writer(threading.Thread):
-    """Adds todos through the / form at a steady rate and records every answer."""
+    """Adds todos through the / form at a steady rate, logged in, and records every answer."""
 
     def __init__(self, stack):
         super().__init__(daemon=True)
         self.stack = stack
-        self.session = requests.Session()
+        self.session = logged_in(stack)
         self.token = form_token(self.session, stack)
         self.answers = []  # (title, status or exception name, body, finished at)
         self.stopping = threading.Event()
@@ -121,8 +131,8 @@ def test_app_crash_gets_the_proxy_page_until_the_restart_policy_brings_it_back(s
 
 def slow_upload(stack, title: str, chunks=10, pause=0.3) -> dict:
     """Starts POSTing the todo form with a file in a thread, the body in chunks with pauses
-    between them. Returns a dict with the thread, which adds the answer's status and body."""
-    session = requests.Session()
+    between them, logged in. Returns a dict with the thread, which adds the answer's status and body."""
+    session = logged_in(stack)
     token = form_token(session, stack)
     boundary = uuid.uuid4().hex
     head = "".join(
@@ -151,7 +161,7 @@ def slow_upload(stack, title: str, chunks=10, pause=0.3) -> dict:
             headers={
                 "Content-Type": f"multipart/form-data; boundary={boundary}",
                 "Content-Length": str(len(head.encode()) + chunks * len(piece) + len(tail)),
-                "Cookie": f"csrftoken={session.cookies['csrftoken']}",
+                "Cookie": cookie_header(session),
                 "Referer": stack.url + "/",
             },
         )
