@@ -28,10 +28,14 @@ map $uri $static_cache_control {
     default                 "public, max-age=300";
 }
 
-# Uploaded files of types a browser would run as a page are only downloaded.
-map $uri $media_content_disposition {
-    "~*\.(html?|xhtml|svg|xml|js|mjs)$" "attachment";
-    default                             "";
+# Uploads a browser shows in its own viewer (raster images, PDF, plain text) open
+# in the browser; every other type is only downloaded, so nothing that could
+# hold script (HTML in any spelling, SVG, XML) is opened as a page.
+map $sent_http_content_type $media_content_disposition {
+    "~^image/(png|jpeg|gif|webp|avif)$" "";
+    "~^application/pdf$"                 "";
+    "~^text/plain(;|$)"                  "";
+    default                              "attachment";
 }
 
 # X-Forwarded-Proto for the app: kept from a TLS-terminating front (only
@@ -86,6 +90,11 @@ server {
         uwsgi_connect_timeout 5s;
     }
 
+    # Browsers ask every site for /favicon.ico: the static file of that name.
+    location = /favicon.ico {
+        rewrite ^ /static/favicon.ico last;
+    }
+
     location /static/ {
         include security_headers.conf;
         add_header Cache-Control $static_cache_control;
@@ -103,8 +112,12 @@ server {
         include security_headers.conf;
         # Uploads can change under the same name: revalidate each time.
         add_header Cache-Control "no-cache";
-        # Never run an upload as a page, whatever its type.
-        add_header Content-Security-Policy "default-src 'none'; sandbox" always;
+        # Never run an upload as a page of the site, whatever its type: sandbox gives
+        # it an opaque origin (no script, no access to the site's cookies or storage),
+        # default-src 'none' lets it load nothing. Inline styles are allowed for the
+        # browsers' own image and text viewers, which use them (as
+        # raw.githubusercontent.com does); without them Chromium logs a CSP error.
+        add_header Content-Security-Policy "default-src 'none'; style-src 'unsafe-inline'; sandbox" always;
         add_header Content-Disposition $media_content_disposition always;
         try_files $uri =404;
     }

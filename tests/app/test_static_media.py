@@ -26,6 +26,7 @@ def test_with_debug_on_django_serves_media_and_static(client, debug_on, upload):
     response = client.get("/static/admin/css/base.css")
     assert response.status_code == 200
     assert b"".join(response.streaming_content).strip()
+    assert client.get("/static/favicon.ico").status_code == 200
 
 
 @pytest.mark.django_db

@@ -7,7 +7,15 @@ import socket
 import pytest
 import requests
 
-from tests.stack.probes import add_todo, attachment_url, form_token, media_files, stored_titles
+from tests.stack.probes import (
+    add_todo,
+    attachment_url,
+    cookie_header,
+    form_token,
+    logged_in,
+    media_files,
+    stored_titles,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 
@@ -34,11 +42,28 @@ def test_upload_over_the_limit_gets_413_and_stores_nothing(stack):
     assert media_files(stack) == files_before
 
 
+def test_an_anonymous_post_gets_403_and_stores_nothing(stack):
+    files_before = media_files(stack)
+    session = requests.Session()
+    response = session.post(
+        stack.url + "/",
+        data={"title": "anonymous", "csrfmiddlewaretoken": form_token(session, stack)},
+        files={"attachment": ("anonymous.bin", b"a" * 1000)},
+        headers={"Referer": stack.url + "/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code == 403
+    assert response.text == "Log in to add todos.\n"
+    assert "anonymous" not in stored_titles(stack)
+    assert media_files(stack) == files_before
+
+
 def test_upload_cut_off_midway_stores_nothing(stack):
     """nginx reads the whole body before the app sees any of it: a client that disconnects
     half-way leaves neither a todo nor a file."""
     files_before = media_files(stack)
-    session = requests.Session()
+    session = logged_in(stack)
     token = form_token(session, stack)
     body = (
         f'--b\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n'
@@ -49,7 +74,7 @@ def test_upload_cut_off_midway_stores_nothing(stack):
         "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: multipart/form-data; boundary=b\r\n"
         f"Content-Length: {len(body) * 2}\r\n"
-        f"Cookie: csrftoken={session.cookies['csrftoken']}\r\nReferer: {stack.url}/\r\n\r\n"
+        f"Cookie: {cookie_header(session)}\r\nReferer: {stack.url}/\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", stack.port), timeout=30) as client:
         client.sendall(head + body)
@@ -93,7 +118,7 @@ def test_path_traversal_under_static_and_media_gets_404(stack, path):
     ids=["no boundary", "invalid boundary", "body without parts"],
 )
 def test_malformed_multipart_gets_400_and_stores_nothing(stack, content_type, body):
-    session = requests.Session()
+    session = logged_in(stack)
     token = form_token(session, stack)
     titles_before = stored_titles(stack)
     response = raw_request(
@@ -105,7 +130,7 @@ def test_malformed_multipart_gets_400_and_stores_nothing(stack, content_type, bo
             "Content-Type": content_type,
             # The token in the header, so the form is judged, not the CSRF check.
             "X-CSRFToken": token,
-            "Cookie": f"csrftoken={session.cookies['csrftoken']}",
+            "Cookie": cookie_header(session),
             "Referer": stack.url + "/",
         },
     )
@@ -126,10 +151,12 @@ def test_over_long_title_gets_a_validation_message_and_stores_nothing(stack):
     "name, content",
     [
         ("page.html", b"<html><body><script>document.title = document.cookie</script></body></html>"),
+        ("page.shtml", b"<script>document.title = document.cookie</script>"),
         ("image.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'),
+        ("feed.xml", b'<x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(document.domain)</x:script>'),
     ],
 )
-def test_uploaded_html_or_svg_runs_no_script_on_the_site_origin(stack, name, content):
+def test_an_uploaded_page_of_any_type_is_only_downloaded_and_runs_no_script(stack, name, content):
     assert add_todo(stack, f"with {name}", files={"attachment": (name, content)}).status_code == 302
     response = stack.get(attachment_url(stack, name))
     assert response.status_code == 200 and response.content == content

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from tests.stack.conftest import admin_session, csrf_post
+from tests.stack.conftest import csrf_post
+from tests.stack.probes import add_todo, attachment_url, logged_in
 
 pytestmark = pytest.mark.stack
 
@@ -13,7 +14,7 @@ ATTACHMENT = b"attachment bytes \x00\x01\x02 " * 1000
 
 @pytest.fixture(scope="module")
 def admin(stack):
-    return admin_session(stack)
+    return logged_in(stack)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +69,34 @@ def test_superuser_adds_a_todo_with_an_attachment_that_nginx_serves_back(stack, 
     assert "sandbox" in response.headers["Content-Security-Policy"]
 
 
+@pytest.mark.parametrize(
+    "name, content_type",
+    [("photo.png", "image/png"), ("scan.pdf", "application/pdf"), ("notes.txt", "text/plain")],
+)
+def test_images_pdfs_and_text_open_in_the_browser_sandboxed(stack, name, content_type):
+    assert add_todo(stack, f"with {name}", files={"attachment": (name, b"content")}).status_code == 302
+    response = stack.get(attachment_url(stack, name))
+    assert response.headers["Content-Type"] == content_type
+    assert "Content-Disposition" not in response.headers
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
+def test_the_favicon_is_a_static_file_served_by_nginx(stack):
+    response = stack.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/x-icon"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.content.startswith(b"\x00\x00\x01\x00")  # an icon file
+
+
 def test_django_builds_urls_with_the_host_and_port_the_client_used(stack):
     response = stack.get("/admin/", allow_redirects=False)
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith("/admin/login/") or location.startswith(f"{stack.url}/admin/login/")
+
+
+def test_the_runtime_image_has_no_debug_toolbar(stack):
+    result = stack.compose("exec", "-T", "app", "python", "-c", "import debug_toolbar", check=False)
+    assert result.returncode != 0 and "No module named 'debug_toolbar'" in result.stderr
+    assert 'id="djDebug"' not in stack.get("/").text
