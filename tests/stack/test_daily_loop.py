@@ -4,6 +4,7 @@ to a host user other than root (APP_UID/APP_GID name its ids, as `inv` takes the
 user); the stack has its own project name and loopback port, and is removed after."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -188,3 +189,10 @@ def test_no_process_in_the_app_container_runs_as_root(workspace):
     top = subprocess.run(["docker", "top", container], capture_output=True, text=True, check=True).stdout
     users = [line.split()[0] for line in top.splitlines()[1:]]
     assert users and not {"0", "root"} & set(users), top
+
+
+def test_dev_pages_carry_the_debug_toolbar_through_the_proxy(workspace):
+    page = workspace.get("/").text
+    assert 'id="djDebug"' in page
+    toolbar_css = re.search(r'href="(/static/debug_toolbar/css/toolbar\.css[^"]*)"', page).group(1)
+    assert workspace.get(toolbar_css).status_code == 200

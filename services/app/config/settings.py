@@ -5,6 +5,7 @@ DEBUG is off unless set. With DEBUG off, a missing SECRET_KEY or ALLOWED_HOSTS s
 with one line naming the variable, instead of a stack trace or an insecure default.
 """
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -86,6 +87,28 @@ MIDDLEWARE = [
     "core.middleware.StorageFullMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The debug toolbar, in development only: the dev image has it (requirements-dev.txt), the
+# runtime image does not.
+DEBUG_TOOLBAR = DEBUG and importlib.util.find_spec("debug_toolbar") is not None
+if DEBUG_TOOLBAR:
+    INSTALLED_APPS.append("debug_toolbar")
+    MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
+
+
+def default_gateway() -> list[str]:
+    """This container's default gateway, from the kernel's routing table: the address a browser
+    on the Docker host has when its request reaches the app through the proxy."""
+    try:
+        routes = Path("/proc/net/route").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    gateways = [int(fields[2], 16) for fields in map(str.split, routes) if fields[1] == "00000000"]
+    # Little-endian hex: 0100A8C0 is 192.168.0.1.
+    return [".".join(str(gateway >> shift & 0xFF) for shift in (0, 8, 16, 24)) for gateway in gateways[:1]]
+
+
+INTERNAL_IPS = ["127.0.0.1", *default_gateway()] if DEBUG_TOOLBAR else []
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
