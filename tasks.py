@@ -587,9 +587,10 @@ def restore(c, path, yes=False, host="", env_file=str(DEPLOY_ENV)):
             load = 'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner'
             deployment.stream("exec", "-T", "db", "sh", "-c", f"{load} --single-transaction", stdin=dump)
         with (folder / "media.tar").open("rb") as media:
-            # Unpacked beside the current files first: a broken archive replaces nothing.
+            # Unpacked beside the current files first: a broken archive replaces nothing. The
+            # folders stay writable for the app's group, as start.sh makes them (umask).
             unpack = (
-                "set -e; cd /vol/web/media; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -; "
+                "set -e; umask 002; cd /vol/web/media; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -; "
                 "find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +; "
                 "find .restoring -mindepth 1 -maxdepth 1 -exec mv {} . ';'; rmdir .restoring"
             )
@@ -597,6 +598,33 @@ def restore(c, path, yes=False, host="", env_file=str(DEPLOY_ENV)):
     finally:
         deployment.compose(c, "up --detach --wait")
     say(f"Restored {rel(folder)} into {deployment.name}: {deployment.url()}")
+
+
+# --------------------------------------------------------------------------- dependencies
+
+# Each lock file and the declared requirements it is compiled from, in order (the tools' lock is
+# constrained by the app's). Every dependency pinned with its hashes, for every platform and
+# every Python from 3.11: the host's tools run on 3.11+, the image on 3.13.
+LOCKS = {
+    "services/app/requirements.txt": "services/app/requirements.in",
+    "services/app/requirements-server.txt": "services/app/requirements-server.in",
+    "requirements-dev.txt": "requirements-dev.in",
+    "benchmarks/requirements.txt": "benchmarks/requirements.in",
+    "benchmarks/requirements-chart.txt": "benchmarks/requirements-chart.in",
+}
+
+
+@task(help={"upgrade": "move every package to the newest version the .in files allow"})
+def lock(c, upgrade=False):
+    """Write the lock files (requirements*.txt) from the declared requirements (*.in) with uv.
+
+    Without --upgrade, a locked version stays as long as the .in files allow it, so a run
+    changes nothing unless they changed: pre-commit runs it to check that both agree."""
+    upgrading = "--upgrade " if upgrade else ""
+    options = '--quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command "inv lock"'
+    with c.cd(ROOT):
+        for output, source in LOCKS.items():
+            run(c, f"{PYTHON} -m uv pip compile {options} {upgrading}-o {output} {source}")
 
 
 # --------------------------------------------------------------------------- benchmarks
