@@ -140,6 +140,30 @@ def stack(built_images, stack_tmp):
         running.down()
 
 
+def swarm_state() -> str:
+    return subprocess.run(
+        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bystander(request, stack_tmp):
+    """A stack of this engine, up from the start to the end of the stack suite, and the engine's
+    swarm state at the start: the suite must leave both as they were, as it leaves a developer's
+    own stack (tests/stack/fleet/test_host_engine.py checks, last)."""
+    if not engine_answers():
+        yield None
+        return
+    request.getfixturevalue("built_images")
+    running = Stack(stack_tmp)
+    running.swarm_state = swarm_state()
+    try:
+        running.up()
+        yield running
+    finally:
+        running.down()
+
+
 def admin_session(stack: Stack, username="admin", password=None) -> requests.Session:
     """A superuser logged in through the login form, CSRF and all."""
     password = password or secrets.token_urlsafe(16)

@@ -10,6 +10,7 @@ the end, volumes included."""
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -31,8 +32,11 @@ DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
 # The proxy's port on every host: a swarm publishes it on the host's own interfaces, which the
 # fleet container publishes on a loopback port of this machine.
 PROXY_PORT = 8000
-# What the stack's Dockerfiles and compose.yaml start from.
-BASE_IMAGES = ("python:3.13-slim", "nginxinc/nginx-unprivileged:1.28", "postgres:17")
+
+
+def pytest_collection_modifyitems(items):
+    # The check that the suite left this machine's engine as it was runs after everything else.
+    items.sort(key=lambda item: item.path.name == "test_host_engine.py")
 
 
 def run(*command: str, check=True, timeout=300, **kwargs) -> subprocess.CompletedProcess:
@@ -83,6 +87,10 @@ class Host:
         self.shell("pkill -x dockerd; while pgrep -x dockerd >/dev/null; do sleep 0.2; done")
         self.wait_for_engine()
 
+    def kill(self) -> None:
+        """The host fails at once, as on a power cut."""
+        run("docker", "kill", self.container)
+
     @contextlib.contextmanager
     def tunnel(self, remote_port: int):
         """A loopback port of this machine forwarded over ssh to the host's own loopback port."""
@@ -104,9 +112,29 @@ class Host:
             process.wait(timeout=10)
 
 
+def build_images() -> tuple[str, ...]:
+    """The registry images the stack's Dockerfiles start from (FROM, less their own stages)."""
+    images, stages = set(), set()
+    for dockerfile in sorted((ROOT / "services").glob("*/Dockerfile")):
+        for source, stage in re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", dockerfile.read_text(), re.M | re.I):
+            images |= {source} - stages
+            stages.add(stage)
+    return tuple(sorted(images))
+
+
+def run_images() -> tuple[str, ...]:
+    """The registry images compose.yaml runs as they are (the database's)."""
+    return tuple(re.findall(r"^\s+image:\s*([^\s$]+)\s*$", (ROOT / "compose/compose.yaml").read_text(), re.M))
+
+
 def load_images(hosts: list[Host], images: tuple[str, ...]) -> None:
     """Gives the hosts these images from this engine (pulled here first if missing): hosts may
-    reach no registry. One archive, loaded by all hosts at once."""
+    reach no registry. One archive, loaded by all hosts that lack one of them, at once."""
+    hosts = [
+        host for host in hosts if run("docker", "-H", host.address, "image", "inspect", *images, check=False).returncode
+    ]
+    if not hosts:
+        return
     for image in images:
         if run("docker", "image", "inspect", image, check=False).returncode:
             run("docker", "pull", image, timeout=600)

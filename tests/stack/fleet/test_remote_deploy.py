@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.stack.conftest import ROOT, Stack
-from tests.stack.fleet.conftest import BASE_IMAGES, PROXY_PORT, RemoteStack, load_images
+from tests.stack.fleet.conftest import PROXY_PORT, RemoteStack, build_images, load_images, run_images
 from tests.stack.test_deploy import BEHIND_TLS, inv
 
 pytestmark = pytest.mark.stack
@@ -42,7 +42,7 @@ DELETE_TODOS = textwrap.dedent(
 def remote(fleet, stack_tmp):
     """The deploy stack on fleet host 0, deployed by `inv deploy --host`, its port tunnelled here."""
     host = fleet[0]
-    load_images([host], BASE_IMAGES)
+    load_images([host], build_images() + run_images())
     stack = RemoteStack(stack_tmp, host)
     try:
         deployed = stack.inv("deploy")
@@ -90,7 +90,8 @@ def test_backup_and_restore_over_ssh_bring_back_a_todo_and_its_attachment(remote
         assert get(remote, url).status_code == 404
 
         restore = remote.inv("restore", str(folder), "--yes")
-        assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
+        logs = "" if restore.returncode == 0 else remote.compose("logs", "--tail", "30", "app").stdout
+        assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:] + logs
         assert "backed up over ssh" in get(remote, "/").text
         assert get(remote, url).content == ATTACHMENT
     finally:

@@ -1,0 +1,241 @@
+"""The deploy files on a swarm of three fleet hosts (`inv deploy --swarm --host ssh://manager`):
+the images go through the fleet's registry, the database stays on the node labelled for it,
+every node runs a proxy, when a worker dies the swarm moves its replicas and no acknowledged
+write is lost, and then a rolling update across the remaining nodes fails no request.
+
+Requests come from this machine to each node's proxy port, as a front (a load balancer) would
+send them; HTTPS is on, so every request carries the front's X-Forwarded-Proto header."""
+
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.stack.fleet.conftest import RemoteStack, build_images, load_images, run_images
+
+pytestmark = pytest.mark.stack
+
+BEHIND_TLS = {"X-Forwarded-Proto": "https"}
+# Past nginx's 5s connect timeout to an app replica that went away: the proxy then tries another.
+REQUEST_TIMEOUT = 10
+
+
+@pytest.fixture(scope="module")
+def swarm(fleet):
+    """Host 0 the manager, the others workers; host 1 labelled for the database."""
+    manager, *workers = fleet
+    load_images([manager], build_images() + run_images())  # the images are built there
+    load_images([workers[0]], run_images())
+    address = manager.shell("hostname -i").strip()
+    manager.docker("swarm", "init", "--advertise-addr", address)
+    token = manager.docker("swarm", "join-token", "--quiet", "worker").strip()
+    for worker in workers:
+        worker.docker("swarm", "join", "--token", token, f"{address}:2377")
+    manager.docker("node", "update", "--label-add", "db=true", "node1")
+    return fleet
+
+
+@pytest.fixture(scope="module")
+def stack(swarm, stack_tmp):
+    manager = swarm[0]
+    stack = RemoteStack(stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true")
+    stack.env["IMAGE_PREFIX"] = f"registry:5000/{stack.project}"
+    stack.write_env()
+    deployed = stack.inv("deploy", "--swarm")
+    assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
+    return stack
+
+
+def tasks(stack, service: str) -> list[tuple[str, str]]:
+    """(node, task id) of the service's running tasks."""
+    template = "{{.Node}} {{.ID}}"
+    listing = stack.host.docker(
+        "service", "ps", "--filter", "desired-state=running", "--format", template, f"{stack.project}_{service}"
+    )
+    running = [line.split() for line in listing.splitlines()]
+    return sorted((node, task) for node, task in running)
+
+
+def get(url: str, **kwargs) -> requests.Response:
+    return requests.get(url, headers=BEHIND_TLS, timeout=REQUEST_TIMEOUT, **kwargs)
+
+
+class Browser:
+    """A user's requests through the front: HTTPS as far as Django knows, plain http to the node
+    here, so the cookies (Secure) are sent by hand."""
+
+    def __init__(self):
+        self.cookies = {}
+
+    def send(self, method: str, url: str, path: str, **kwargs) -> requests.Response:
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        headers = {**BEHIND_TLS, "Cookie": cookie, "Referer": url.replace("http:", "https:") + path}
+        response = requests.request(
+            method, url + path, headers=headers, allow_redirects=False, timeout=REQUEST_TIMEOUT, **kwargs
+        )
+        self.cookies.update(response.cookies.get_dict())
+        return response
+
+    def form_token(self, url: str, path: str) -> str:
+        page = self.send("GET", url, path)
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+    def log_in(self, url: str, username: str, password: str) -> None:
+        form = {
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": self.form_token(url, "/admin/login/"),
+        }
+        assert self.send("POST", url, "/admin/login/", data=form).status_code == 302, "the login failed"
+
+
+class Traffic(threading.Thread):
+    """Sends requests to the given nodes in turn, one after the other, until stopped, and records
+    each answer: (status or error name, started, finished). Pages (the admin's login page), or
+    with a logged-in browser, writes (todos added through the form)."""
+
+    def __init__(self, urls: list[str], writer: Browser | None = None):
+        super().__init__(daemon=True)
+        self.urls, self.writer = urls, writer
+        self.answers = []
+        self.written = []  # titles of the writes answered with the redirect
+        self.stopping = threading.Event()
+        self.token = writer.form_token(urls[0], "/") if writer else ""
+
+    def request(self, session: requests.Session, url: str, n: int) -> int | str:
+        if not self.writer:
+            return session.get(url + "/admin/login/", headers=BEHIND_TLS, timeout=REQUEST_TIMEOUT).status_code
+        title = f"write {uuid.uuid4().hex[:8]} {n}"
+        response = self.writer.send("POST", url, "/", data={"title": title, "csrfmiddlewaretoken": self.token})
+        if response.status_code == 302:
+            self.written.append(title)
+        return response.status_code
+
+    def run(self):
+        session = requests.Session()
+        for n, url in zip(itertools.count(), itertools.cycle(self.urls), strict=False):
+            if self.stopping.is_set():
+                return
+            started = time.monotonic()
+            try:
+                answer = self.request(session, url, n)
+            except requests.RequestException as error:
+                answer = type(error).__name__
+            self.answers.append((answer, started, time.monotonic()))
+            time.sleep(0.05)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(timeout=REQUEST_TIMEOUT + 5)
+
+    def longest_failure(self, ok) -> float:
+        """Seconds from the start of the first to the end of the last of consecutive failed answers."""
+        longest, first = 0.0, None
+        for answer, started, finished in self.answers:
+            if answer == ok:
+                first = None
+                continue
+            first = started if first is None else first
+            longest = max(longest, finished - first)
+        return longest
+
+
+def test_the_stack_runs_on_every_node_with_the_database_on_the_labelled_one(stack, swarm):
+    app_nodes = {node for node, _ in tasks(stack, "app")}
+    assert len(app_nodes) >= 2, f"the app replicas all run on {app_nodes}"
+    assert [node for node, _ in tasks(stack, "db")] == ["node1"]
+    assert sorted(node for node, _ in tasks(stack, "proxy")) == ["node0", "node1", "node2"]
+    # Workers got the images from the fleet's registry: they never built them.
+    assert swarm[2].docker("image", "ls", "-q", f"registry:5000/{stack.project}-app")
+    for host in swarm:
+        page = get(host.url + "/admin/login/")
+        assert page.status_code == 200, host.container
+        css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text).group(1)
+        assert get(host.url + css).status_code == 200, f"no static files on {host.container}"
+
+
+def test_the_secrets_are_docker_secrets_not_environment_variables(stack):
+    template = "{{json .Spec.TaskTemplate.ContainerSpec.Env}}"
+    env = json.loads(stack.host.docker("service", "inspect", "--format", template, f"{stack.project}_app"))
+    assert "SECRET_KEY_FILE=/run/secrets/secret_key" in env
+    assert not any(stack.env[name] in line for line in env for name in ("SECRET_KEY", "POSTGRES_PASSWORD"))
+
+
+def user(stack, swarm) -> tuple[str, str]:
+    """A user made with manage.py in an app container, on a node that runs one: only a logged-in
+    user adds todos. Its name and password."""
+    password = uuid.uuid4().hex
+    label = f"label=com.docker.swarm.service.name={stack.project}_app"
+    host = next(host for host in swarm if host.docker("ps", "-q", "--filter", label).strip())
+    container = host.docker("ps", "-q", "--filter", label).split()[0]
+    env = [
+        f"DJANGO_SUPERUSER_{name}" for name in ("USERNAME=writer", "EMAIL=writer@example.com", f"PASSWORD={password}")
+    ]
+    host.docker(
+        "exec", *(x for e in env for x in ("-e", e)), container, "python", "manage.py", "createsuperuser", "--noinput"
+    )
+    return "writer", password
+
+
+def stored_titles(stack, host) -> set[str]:
+    db = host.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack.project}_db").strip()
+    query = "SELECT title FROM core_todo"
+    return set(host.docker("exec", db, "psql", "-U", "app", "-d", "app", "-At", "-c", query).splitlines())
+
+
+def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(stack, swarm):
+    manager, db_node, doomed = swarm
+    assert "node2" in {node for node, _ in tasks(stack, "app")}
+    browser = Browser()
+    browser.log_in(manager.url, *user(stack, swarm))
+    # The front sends to the nodes that stay up.
+    writer = Traffic([manager.url, db_node.url], browser)
+    writer.start()
+    try:
+        time.sleep(2)
+        # Power off: the host's engine, containers and network go at once.
+        doomed.kill()
+        killed = time.monotonic()
+        deadline = time.monotonic() + 120
+        while {node for node, _ in tasks(stack, "app")} & {"node2"} or len(tasks(stack, "app")) < 3:
+            assert time.monotonic() < deadline, f"the replicas were not moved within 120s: {tasks(stack, 'app')}"
+            time.sleep(1)
+        rescheduled = time.monotonic()
+        # Writes go on after the move: give nginx time to see the new replica.
+        time.sleep(15)
+    finally:
+        writer.stop()
+    statuses = [answer for answer, _, _ in writer.answers]
+    gap = writer.longest_failure(302)
+    slowest = max(finished - started for _, started, finished in writer.answers)
+    print(
+        f"node failure: {len(statuses)} writes, {statuses.count(302)} acknowledged, "
+        f"longest stretch of failures {gap:.1f}s, slowest answer {slowest:.1f}s, "
+        f"replicas moved {rescheduled - killed:.0f}s after the kill"
+    )
+    assert statuses[-20:] == [302] * 20, "writes do not succeed after the move"
+    assert set(writer.written) <= stored_titles(stack, db_node), "an acknowledged write is missing"
+
+
+def test_a_rolling_update_across_the_remaining_nodes_fails_no_request(stack, swarm):
+    before = tasks(stack, "app")
+    clients = [Traffic([host.url for host in swarm[:2]]) for _ in range(6)]
+    for client in clients:
+        client.start()
+    try:
+        stack.host.docker("service", "update", "--force", "--detach=false", f"{stack.project}_app", timeout=600)
+    finally:
+        for client in clients:
+            client.stop()
+    answers = [answer for client in clients for answer, _, _ in client.answers]
+    print(f"rolling update: {len(answers)} requests, {sum(a != 200 for a in answers)} failed")
+    assert len(answers) >= 2000
+    assert set(answers) == {200}, [a for a in answers if a != 200][:5]
+    after = tasks(stack, "app")
+    assert len(after) == 3 and not {t for _, t in before} & {t for _, t in after}, "every replica was replaced"
+    assert len({node for node, _ in after}) == 2
