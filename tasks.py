@@ -531,11 +531,12 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
         json.dump(swarm_stack(json.loads(model.stdout)), stack)
         stack.flush()
         # With a registry, the manager pins each image's digest, so every node runs the same
-        # build; without one, the images are this engine's own and nothing is looked up.
-        resolve = "always" if registry else "never"
+        # build, and the nodes get this client's login to pull; without one, the images are
+        # this engine's own and nothing is looked up.
+        images = "--resolve-image always --with-registry-auth" if registry else "--resolve-image never"
         run(
             c,
-            f"docker stack deploy --detach=false --prune --resolve-image {resolve} -c {stack.name} {deployment.name}",
+            f"docker stack deploy --detach=false --prune {images} -c {stack.name} {deployment.name}",
             # The CLI waits for the services to converge: forever, if a task keeps failing.
             timeout=600,
             hint="`docker service ps --no-trunc <stack>_<service>` shows why a task failed; fix it, deploy again.",
