@@ -216,7 +216,8 @@ def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(
     print(
         f"node failure: {len(statuses)} writes, {statuses.count(302)} acknowledged, "
         f"longest stretch of failures {gap:.1f}s, slowest answer {slowest:.1f}s, "
-        f"replicas moved {rescheduled - killed:.0f}s after the kill"
+        f"replicas moved {rescheduled - killed:.0f}s after the kill; failed: "
+        f"{[(a, round(started - killed, 1)) for a, started, _ in writer.answers if a != 302]}"
     )
     assert statuses[-20:] == [302] * 20, "writes do not succeed after the move"
     assert set(writer.written) <= stored_titles(stack, db_node), "an acknowledged write is missing"
