@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -361,6 +362,10 @@ DEPLOY_ENV = ROOT / ".env.deploy"
 DEPLOY_EXAMPLE = ROOT / ".env.deploy.example"
 DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
 SWARM_FILE = "compose/compose.swarm.yaml"
+# With DOMAIN set: the TLS front (Caddy), HTTPS by ACME.
+HTTPS_FILE = "compose/compose.https.yaml"
+HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 DEPLOY_NAME = "django-compose-workspace-deploy"
 # A deployment does not start without these; the example's values are refused too.
 DEPLOY_REQUIRED = ("SECRET_KEY", "ALLOWED_HOSTS", "POSTGRES_PASSWORD")
@@ -381,6 +386,10 @@ class Deployment:
             raise Exit(f"No {rel(self.env_file)}: copy .env.deploy.example to .env.deploy and set its values.", 1)
         self.settings = read_env(self.env_file)
         self.check()
+        self.domain = self.settings.get("DOMAIN", "")
+        # The compose files of this deployment: the front's too when it has a domain.
+        self.https = (HTTPS_FILE,) if self.domain else ()
+        self.files = (*DEPLOY_FILES, *self.https)
         self.name = self.settings.get("COMPOSE_PROJECT_NAME") or DEPLOY_NAME
         if host:
             # Every docker command of this run talks to that engine: the Docker-native way.
@@ -401,15 +410,38 @@ class Deployment:
                 raise Exit(f"{name} in {where} is the example's value: set your own (see .env.deploy.example).", 1)
         if self.settings.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}:
             raise Exit(f"DEBUG is on in {where}: a deployment runs with DEBUG off (remove the line).", 1)
+        self.check_https(where)
 
-    def compose(self, c, args: str, files=DEPLOY_FILES, env: dict | None = None, **kwargs):
-        """`docker compose` on the deployment; its env file wins over this shell's variables."""
+    def check_https(self, where: str) -> None:
+        """DOMAIN, ACME_EMAIL and ACME_CA, the settings of the TLS front: one line for the first wrong one."""
+        domain, email, ca = (self.settings.get(name, "") for name in ("DOMAIN", "ACME_EMAIL", "ACME_CA"))
+        if not domain:
+            for name, value in (("ACME_EMAIL", email), ("ACME_CA", ca)):
+                if value:
+                    message = f"DOMAIN is not set in {where}, but {name} is: set DOMAIN for HTTPS, or remove {name}."
+                    raise Exit(message, 1)
+            return
+        if not HOST_NAME.fullmatch(domain):
+            example = "a lower-case name like example.com, no scheme, port or path"
+            raise Exit(f"DOMAIN={domain} in {where} is not a host name: {example}.", 1)
+        allowed = [host.strip() for host in self.settings.get("ALLOWED_HOSTS", "").split(",")]
+        if not any(host in ("*", domain) or (host.startswith(".") and f".{domain}".endswith(host)) for host in allowed):
+            raise Exit(f"ALLOWED_HOSTS in {where} does not include DOMAIN ({domain}): the site would answer 400.", 1)
+        if email and not EMAIL.fullmatch(email):
+            raise Exit(f"ACME_EMAIL={email} in {where} is not an email address (or leave it empty).", 1)
+        if ca and not ca.startswith("https://"):
+            raise Exit(f"ACME_CA={ca} in {where} is not an https:// URL of an ACME directory.", 1)
+
+    def compose(self, c, args: str, files=(), env: dict | None = None, **kwargs):
+        """`docker compose` on the deployment (its files, or the given ones); its env file wins
+        over this shell's variables."""
+        files = files or self.files
         env = {**self.settings, **(env or {})}
         return compose(c, f"-p {self.name} {args}", files=files, env_file=self.env_file, env=env, **kwargs)
 
     def stream(self, *args: str, stdin=None, stdout=None, hint: str = "") -> None:
         """`docker compose ARGS` with binary data on stdin or stdout (a dump, a tar), echoed first."""
-        files = [x for f in DEPLOY_FILES for x in ("-f", f)]
+        files = [x for f in self.files for x in ("-f", f)]
         command = ["docker", "compose", "-p", self.name, *files, "--env-file", rel(self.env_file), *args]
         print(" ".join(shlex.quote(word) for word in command), flush=True)
         env = {**os.environ, **host_ids(), **self.settings}
@@ -419,6 +451,8 @@ class Deployment:
             raise Exit(failed + (f"\nHint: {hint}" if hint else ""), 1)
 
     def url(self) -> str:
+        if self.domain:
+            return f"https://{self.domain}/"
         return f"http://{self.settings.get('PROXY_HOST_IP') or '127.0.0.1'}:{self.settings.get('PROXY_PORT') or 8000}/"
 
 
@@ -506,7 +540,7 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Build and start the production stack from .env.deploy, migrate once, run check --deploy."""
     deployment = Deployment(env_file, host)
     extra = (rel(Path(override)),) if override else ()
-    files = (*DEPLOY_FILES, *extra)
+    files = (*deployment.files, *extra)
     hint = "`inv deploy` again after fixing it; `docker compose ps` / `docker service ps` show the services."
     if not swarm:
         deployment.compose(c, "build", files=files, hint="Read the build output above.")
@@ -522,9 +556,10 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     if registry:
         # Every node pulls the images from there; only app and proxy are built here.
         unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
-        deployment.compose(c, "push app proxy", files=files, env=env, hint=unreachable)
+        pushed = "app proxy" + (" front" if deployment.domain else "")
+        deployment.compose(c, f"push {pushed}", files=files, env=env, hint=unreachable)
     env.update(swarm_secrets(c, deployment))
-    swarm_files = (*DEPLOY_FILES, SWARM_FILE, *extra)
+    swarm_files = (*DEPLOY_FILES, SWARM_FILE, *deployment.https, *extra)
     model = deployment.compose(c, "config --format json", files=swarm_files, env=env, hide="out")
     # The stack file holds no secret: those are Docker secrets by now.
     with tempfile.NamedTemporaryFile("w", prefix=f"{deployment.name}-", suffix=".json") as stack:
@@ -543,7 +578,8 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
         )
     swarm_manage(c, deployment, "migrate --noinput", "check --deploy --fail-level WARNING")
     port = deployment.settings.get("PROXY_PORT") or 8000
-    say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: port {port} of each node.")
+    where = deployment.url() if deployment.domain else f"port {port} of each node"
+    say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: {where}")
 
 
 @task(help=DEPLOY_HELP)

@@ -1,6 +1,7 @@
 # nginx site config; run.sh renders it to /etc/nginx/conf.d/default.conf,
 # replacing only the dollar-brace variables (LISTEN_PORT, APP_HOST, APP_PORT,
-# CLIENT_MAX_BODY_SIZE, RESOLVER). Plain $variables are nginx's own.
+# CLIENT_MAX_BODY_SIZE, RESOLVER, FRONT_LISTEN, TRUST_FORWARDED_PROTO). Plain
+# $variables are nginx's own.
 
 # The app's address is looked up per request (see uwsgi_pass below), so a
 # recreated app container is found again without restarting nginx.
@@ -38,11 +39,17 @@ map $sent_http_content_type $media_content_disposition {
     default                              "attachment";
 }
 
-# X-Forwarded-Proto for the app: kept from a TLS-terminating front (only
-# loopback reaches this proxy's published port), else this proxy's scheme.
-map $http_x_forwarded_proto $forwarded_proto {
-    ""      $scheme;
-    default $http_x_forwarded_proto;
+# X-Forwarded-Proto for the app. The deployment's TLS front (compose.https.yaml)
+# comes over its UNIX socket and is trusted. Over TCP a client's value is kept
+# only while TRUST_FORWARDED_PROTO is on (1: a front of your own on this host's
+# loopback); else, and when there is none, this proxy's own scheme is sent.
+map $server_addr $trusted_front {
+    "~^unix:" 1;
+    default   ${TRUST_FORWARDED_PROTO};
+}
+map "$trusted_front:$http_x_forwarded_proto" $forwarded_proto {
+    "~^1:(?<proto>https?)$" $proto;
+    default                 $scheme;
 }
 
 gzip on;
@@ -58,6 +65,7 @@ server_tokens off;
 
 server {
     listen ${LISTEN_PORT} default_server;
+    ${FRONT_LISTEN}
     server_name _;
 
     client_max_body_size ${CLIENT_MAX_BODY_SIZE};
