@@ -240,3 +240,93 @@ def test_a_rolling_update_across_the_remaining_nodes_fails_no_request(stack, swa
     after = tasks(stack, "app")
     assert len(after) == 3 and not {t for _, t in before} & {t for _, t in after}, "every replica was replaced"
     assert len({node for node, _ in after}) == 2
+
+
+# Run in the stack's network as a swarm job: fetches Pebble's issuing root (the ACME test
+# server's own API, unverified), then GETs https://DOMAIN/ trusting that root only, until the
+# front has its certificate. Prints the status and the seconds it waited.
+HTTPS_CLIENT = """
+import ssl, sys, time, urllib.request
+domain, started = sys.argv[1], time.monotonic()
+root = urllib.request.urlopen("https://pebble:15000/roots/0", context=ssl._create_unverified_context()).read()
+context = ssl.create_default_context(cadata=root.decode())
+while True:
+    try:
+        with urllib.request.urlopen(f"https://{domain}/healthz", context=context, timeout=10) as answer:
+            print(answer.status, round(time.monotonic() - started, 1))
+            break
+    except OSError as error:
+        if time.monotonic() - started > 120:
+            print("failed:", error)
+            break
+        time.sleep(1)
+"""
+DOMAIN = "site.test"
+
+
+def run_job(stack, image: str, *command: str) -> str:
+    """Run a command once, as a swarm job on the stack's network; its output."""
+    job = f"{stack.project}_client"
+    host = stack.host
+    host.docker("service", "rm", job, check=False)
+    try:
+        host.docker(
+            "service", "create", "--detach=false", "--name", job, "--mode", "replicated-job",
+            "--restart-condition", "none", "--network", f"{stack.project}_default", image, *command,
+            timeout=300,
+        )  # fmt: skip
+        return host.docker("service", "logs", "--raw", job)
+    finally:
+        host.docker("service", "rm", job, check=False)
+
+
+@pytest.fixture(scope="module")
+def https_stack(swarm, stack_tmp):
+    """A second stack with DOMAIN set: the TLS front on the manager, Pebble beside it."""
+    manager = swarm[0]
+    pebble = "ghcr.io/letsencrypt/pebble:2.8.0"
+    load_images([manager], (pebble,))
+    minica = stack_tmp / "swarm-pebble.minica.pem"
+    minica.write_text(manager.docker("run", "--rm", "--entrypoint", "cat", pebble, "/test/certs/pebble.minica.pem"))
+    stack = RemoteStack(
+        stack_tmp,
+        manager,
+        APP_REPLICAS="1",
+        DOMAIN=DOMAIN,
+        ALLOWED_HOSTS=DOMAIN,
+        ACME_CA="https://pebble:14000/dir",
+        PEBBLE_MINICA=str(minica),
+        FRONT_HTTP_PORT="8080",
+        FRONT_HTTPS_PORT="8443",
+    )
+    stack.env["IMAGE_PREFIX"] = f"registry:5000/{stack.project}"
+    stack.write_env()
+    deployed = stack.inv("deploy", "--swarm", "--override", "tests/stack/fleet/compose.pebble-swarm.yaml")
+    assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
+    assert deployed.stdout.strip().splitlines()[-1].endswith(f"https://{DOMAIN}/")
+    try:
+        yield stack
+    finally:
+        manager.docker("stack", "rm", stack.project, check=False)
+
+
+def test_with_a_domain_the_swarm_serves_https_from_one_front_and_publishes_no_proxy(https_stack):
+    stack = https_stack
+    image = json.loads(
+        stack.host.docker(
+            "service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Image}}", f"{stack.project}_app"
+        )
+    )
+    answer = run_job(stack, image, "python", "-c", HTTPS_CLIENT, DOMAIN).split()
+    assert answer[0] == "200", answer
+    print(f"swarm: the first certificate served {answer[1]}s after the deploy")
+
+    def published(service: str) -> list:
+        ports = stack.host.docker(
+            "service", "inspect", "--format", "{{json .Endpoint.Ports}}", f"{stack.project}_{service}"
+        )
+        return json.loads(ports) or []
+
+    assert published("proxy") == []
+    assert {(port["TargetPort"], port["PublishMode"]) for port in published("front")} == {(80, "host"), (443, "host")}
+    assert [node for node, _ in tasks(stack, "front")] == ["node0"]
