@@ -387,6 +387,8 @@ class Deployment:
         self.settings = read_env(self.env_file)
         self.check()
         self.domain = self.settings.get("DOMAIN", "")
+        # Where the uploads are: the media volume or a bucket (MEDIA_STORAGE=s3).
+        self.media_storage = "s3" if self.settings.get("MEDIA_STORAGE") == "s3" else "volume"
         # The compose files of this deployment: the front's too when it has a domain.
         self.https = (HTTPS_FILE,) if self.domain else ()
         self.files = (*DEPLOY_FILES, *self.https)
@@ -582,6 +584,26 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: {where}")
 
 
+# The uploads as one tar, the same for both stores: a backup of either restores into either.
+MEDIA_EXPORT = {
+    "volume": ("tar", "-C", "/vol/web/media", "-cf", "-", "."),
+    "s3": ("python", "manage.py", "media_archive", "export"),
+}
+MEDIA_IMPORT = {
+    # Unpacked beside the current files first: a broken archive replaces nothing. The folders
+    # stay writable for the app's group, as start.sh makes them (umask).
+    "volume": (
+        "sh",
+        "-c",
+        "set -e; umask 002; cd /vol/web/media; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -; "
+        "find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +; "
+        "find .restoring -mindepth 1 -maxdepth 1 -exec mv {} . ';'; rmdir .restoring",
+    ),
+    # The same in the bucket: staged under a prefix, then copied into place (core's media_archive).
+    "s3": ("python", "manage.py", "media_archive", "import"),
+}
+
+
 @task(help=DEPLOY_HELP)
 def backup(c, host="", env_file=str(DEPLOY_ENV)):
     """Back up the deployed stack: its database (pg_dump, custom format) and media files, into backups/."""
@@ -596,7 +618,7 @@ def backup(c, host="", env_file=str(DEPLOY_ENV)):
             dump = 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --format=custom'
             deployment.stream("exec", "-T", "db", "sh", "-c", dump, stdout=out, hint="Is the stack up? `inv deploy`.")
         with (partial / "media.tar").open("wb") as out:
-            deployment.stream("exec", "-T", "app", "tar", "-C", "/vol/web/media", "-cf", "-", ".", stdout=out)
+            deployment.stream("exec", "-T", "app", *MEDIA_EXPORT[deployment.media_storage], stdout=out)
     except BaseException:
         shutil.rmtree(partial)
         raise
@@ -624,14 +646,8 @@ def restore(c, path, yes=False, host="", env_file=str(DEPLOY_ENV)):
             load = 'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner'
             deployment.stream("exec", "-T", "db", "sh", "-c", f"{load} --single-transaction", stdin=dump)
         with (folder / "media.tar").open("rb") as media:
-            # Unpacked beside the current files first: a broken archive replaces nothing. The
-            # folders stay writable for the app's group, as start.sh makes them (umask).
-            unpack = (
-                "set -e; umask 002; cd /vol/web/media; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -; "
-                "find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +; "
-                "find .restoring -mindepth 1 -maxdepth 1 -exec mv {} . ';'; rmdir .restoring"
-            )
-            deployment.stream("run", "--rm", "--no-deps", "-T", "app", "sh", "-c", unpack, stdin=media)
+            unpack = MEDIA_IMPORT[deployment.media_storage]
+            deployment.stream("run", "--rm", "--no-deps", "-T", "app", *unpack, stdin=media)
     finally:
         deployment.compose(c, "up --detach --wait")
     say(f"Restored {rel(folder)} into {deployment.name}: {deployment.url()}")

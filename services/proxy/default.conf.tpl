@@ -117,17 +117,47 @@ server {
     }
 
     location /media/ {
-        include security_headers.conf;
-        # Uploads can change under the same name: revalidate each time.
-        add_header Cache-Control "no-cache";
-        # Never run an upload as a page of the site, whatever its type: sandbox gives
-        # it an opaque origin (no script, no access to the site's cookies or storage),
-        # default-src 'none' lets it load nothing. Inline styles are allowed for the
-        # browsers' own image and text viewers, which use them (as
-        # raw.githubusercontent.com does); without them Chromium logs a CSP error.
-        add_header Content-Security-Policy "default-src 'none'; style-src 'unsafe-inline'; sandbox" always;
-        add_header Content-Disposition $media_content_disposition always;
-        try_files $uri =404;
+        include media_headers.conf;
+        # A file of the volume; else the app's answer: with uploads in a bucket
+        # (MEDIA_STORAGE=s3) the address of the object, else 404.
+        try_files $uri @media;
+    }
+
+    location @media {
+        include media_headers.conf;
+        uwsgi_pass $app;
+        include uwsgi_params;
+        uwsgi_connect_timeout 5s;
+    }
+
+    # The bucket's object, at the URL the app signed for this request
+    # (X-Accel-Redirect: /_bucket/SCHEME/HOST/PATH?SIGNATURE): nginx fetches it,
+    # so the bucket stays private and the answer is the site's, with its headers.
+    location ~ ^/_bucket/(?<bucket_scheme>https?)/(?<bucket_host>[^/]+)(?<bucket_path>/.*)$ {
+        internal;
+        include media_headers.conf;
+        proxy_pass $bucket_scheme://$bucket_host$bucket_path$is_args$args;
+        # The site's cookies and credentials are not the store's business.
+        proxy_set_header Cookie "";
+        proxy_set_header Authorization "";
+        proxy_connect_timeout 5s;
+        proxy_ssl_server_name on;
+        proxy_ssl_verify on;
+        proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+        # Large objects stream through memory buffers, never a temporary file.
+        proxy_max_temp_file_size 0;
+        # A missing object is a plain 404 (403 when the key may not list the
+        # bucket), and a store that does not answer a 503, as a database that
+        # does not: never the store's own error page.
+        proxy_intercept_errors on;
+        error_page 403 404 =404 /_media_missing;
+        error_page 500 502 503 504 =503 /unavailable.html;
+    }
+
+    location = /_media_missing {
+        internal;
+        include media_headers.conf;
+        return 404;
     }
 
     # For the container healthcheck: nginx itself answers.

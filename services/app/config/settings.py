@@ -8,6 +8,7 @@ with one line naming the variable, instead of a stack trace or an insecure defau
 import importlib.util
 from pathlib import Path
 
+import botocore.config
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,12 +52,26 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
 # Attachments one user may upload through the todo form in 24 hours; the next one gets 429.
 UPLOADS_PER_USER_PER_DAY = env.int("UPLOADS_PER_USER_PER_DAY", default=20)
+# Where uploads live: the `media` volume, or (s3) a bucket of AWS S3 or an S3-compatible store,
+# with django-storages' own setting names. An empty endpoint means AWS S3.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="volume")
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="")
+AWS_ACCESS_KEY_ID = secret("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = secret("AWS_SECRET_ACCESS_KEY")
 
 if not DEBUG:
     if not SECRET_KEY:
         fail("SECRET_KEY is not set (DEBUG is off). Set it in .env, or SECRET_KEY_FILE.")
     if not ALLOWED_HOSTS:
         fail("ALLOWED_HOSTS is not set (DEBUG is off). Set it in .env, e.g. ALLOWED_HOSTS=example.com")
+if MEDIA_STORAGE == "s3":
+    for name in ("AWS_STORAGE_BUCKET_NAME", "AWS_S3_REGION_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        if not globals()[name]:
+            fail(f'{name} is not set (MEDIA_STORAGE=s3). Set it in .env (README, "Uploads in a bucket").')
+elif MEDIA_STORAGE != "volume":
+    fail(f"MEDIA_STORAGE={MEDIA_STORAGE} is neither volume (the default) nor s3.")
 if not SECRET_KEY:
     # Only ever used with DEBUG on, on a developer's machine.
     SECRET_KEY = "django-insecure-development-only"  # noqa: S105
@@ -85,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
     "core.middleware.StorageFullMiddleware",
+    "core.middleware.StorageUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -170,13 +186,26 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o2775
 STATIC_URL = "/static/"
 MEDIA_URL = "/media/"
 STORAGES = {
-    "default": {"BACKEND": "core.storage.MediaStorage"},
+    "default": {"BACKEND": "core.storage." + ("ObjectStorage" if MEDIA_STORAGE == "s3" else "MediaStorage")},
     # With DEBUG off, file names carry a content hash, so the proxy can cache them forever.
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage."
         + ("StaticFilesStorage" if DEBUG else "ManifestStaticFilesStorage")
     },
 }
+# The bucket stays private: the proxy fetches each object with a URL the app signs for it
+# (core.views.media), used at once, so it is valid for seconds only.
+AWS_QUERYSTRING_EXPIRE = 60
+AWS_S3_CLIENT_CONFIG = botocore.config.Config(
+    signature_version="s3v4",
+    # Path-style URLs (endpoint/bucket/key) on an S3-compatible endpoint: no DNS name per bucket.
+    s3={"addressing_style": "path" if AWS_S3_ENDPOINT_URL else "virtual"},
+    # Fail fast while the store is away (503, core.middleware) instead of holding a worker for
+    # botocore's default minute and its retries.
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"mode": "standard", "max_attempts": 2},
+)
 
 # The proxy sets Host and X-Forwarded-Proto; Django builds URLs and judges HTTPS from them.
 USE_X_FORWARDED_HOST = True

@@ -15,6 +15,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+if settings.MEDIA_STORAGE == "s3":
+    # The proxy asks here for each upload, to fetch it from the bucket.
+    urlpatterns.append(path(settings.MEDIA_URL.lstrip("/") + "<path:name>", views.media, name="media"))
+
 if settings.DEBUG:
     # Development only: with DEBUG off the proxy serves both, and Django serves neither.
     urlpatterns += staticfiles_urlpatterns()

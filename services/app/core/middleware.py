@@ -1,6 +1,7 @@
 import errno
 import logging
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 
@@ -52,4 +53,28 @@ class StorageFullMiddleware:
                 status=507,
                 content_type="text/plain",
             )
+        return None
+
+
+class StorageUnavailableMiddleware:
+    """While the bucket cannot be reached or refuses (MEDIA_STORAGE=s3), answer 503 instead of a
+    500: the upload was not stored, and neither was its todo (the file is written first, and an
+    object is stored whole or not at all)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (BotoCoreError, ClientError)):
+            log.error("object storage unavailable: %s", first_line(exception))
+            response = HttpResponse(
+                "Service temporarily unavailable: the file storage cannot be reached. Try again shortly.\n",
+                status=503,
+                content_type="text/plain",
+            )
+            response["Retry-After"] = "5"
+            return response
         return None

@@ -1,11 +1,13 @@
 import logging
+from urllib.parse import urlsplit
 
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
-from django.http import HttpResponseForbidden, JsonResponse
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from .forms import TodoForm
 from .models import Todo
@@ -52,3 +54,18 @@ def healthz(request):
         log.warning("healthz: database unavailable: %s", first_line(exc))
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_safe
+def media(request, name):
+    """An upload in the bucket (MEDIA_STORAGE=s3): the proxy fetches it from there itself.
+
+    X-Accel-Redirect hands nginx a URL signed for this request (its /_bucket/ location), so the
+    bytes never pass through a worker and the answer gets the proxy's /media/ headers. Nothing is
+    asked of the store here: a missing object is the store's 404.
+    """
+    signed = urlsplit(default_storage.signed_url(name, request.method))
+    # No charset: nginx would keep it and add it to the object's own Content-Type.
+    response = HttpResponse(content_type="application/octet-stream")
+    response["X-Accel-Redirect"] = f"/_bucket/{signed.scheme}/{signed.netloc}{signed.path}?{signed.query}"
+    return response

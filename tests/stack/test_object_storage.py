@@ -1,0 +1,174 @@
+"""Uploads in a bucket (MEDIA_STORAGE=s3), SeaweedFS on the stack's network as the S3 store: the
+deployment stack, checked through the proxy as a user sees it. The same guarantees as the media
+volume: same bytes on the same URL, never a page of the site, a private bucket, 413 over the
+limit, a clean 503 while the store is away and recovery once it is back, backup and restore."""
+
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.stack.conftest import ROOT, Stack
+from tests.stack.probes import add_todo, attachment_url, media_files, stored_titles
+
+pytestmark = pytest.mark.stack
+
+FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml", "tests/stack/compose.seaweedfs.yaml")
+PNG = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(300_000)
+MEDIA_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+# Run in the app container: the bucket's object keys, one a line (KEYS), or the bucket made.
+KEYS = "from django.core.files.storage import default_storage as s; print(*(o.key for o in s.bucket.objects.all()))"
+MAKE_BUCKET = "from django.core.files.storage import default_storage as s; s.bucket.create()"
+
+
+def in_app(stack: Stack, code: str, check=True) -> subprocess.CompletedProcess:
+    return stack.compose("exec", "-T", "app", "python", "manage.py", "shell", "-c", code, check=check)
+
+
+def objects(stack: Stack) -> set[str]:
+    return set(in_app(stack, KEYS).stdout.split())
+
+
+@pytest.fixture(scope="module")
+def stack(built_images, stack_tmp):
+    """The deploy files (a read-only root filesystem, the app's deploy settings) with plain http
+    in front, uploads in the bucket `media`, made once the store answers."""
+    running = Stack(
+        stack_tmp,
+        files=FILES,
+        HTTPS="false",
+        MEDIA_STORAGE="s3",
+        AWS_STORAGE_BUCKET_NAME="media",
+        AWS_S3_ENDPOINT_URL="http://seaweedfs:8333",
+        AWS_S3_REGION_NAME="us-east-1",
+        AWS_ACCESS_KEY_ID=secrets.token_hex(10),
+        AWS_SECRET_ACCESS_KEY=secrets.token_hex(20),
+    )
+    running.env["COMPOSE_PROJECT_NAME"] = running.project
+    running.write_env()
+    try:
+        running.up()
+        running.manage("migrate", "--noinput")
+        deadline = time.monotonic() + 60
+        while in_app(running, MAKE_BUCKET, check=False).returncode:
+            assert time.monotonic() < deadline, "the store did not answer within 60s"
+            time.sleep(1)
+        yield running
+    finally:
+        running.down()
+
+
+def test_an_upload_is_served_back_through_the_proxy_from_the_bucket_byte_for_byte(stack):
+    assert add_todo(stack, "photo", files={"attachment": ("photo.png", PNG)}).status_code == 302
+    url = attachment_url(stack, "photo.png")  # a random name: 32 hex digits
+    response = stack.get(url)
+    assert response.status_code == 200
+    assert response.content == PNG
+    assert response.headers["Content-Type"] == "image/png"
+    assert MEDIA_HEADERS.items() <= response.headers.items()
+    assert "Content-Disposition" not in response.headers  # an image opens in the browser's viewer
+    head = stack.get(url, headers={"Range": "bytes=0-7"})
+    assert head.status_code == 206 and head.content == PNG[:8]
+    assert url.removeprefix("/media/") in objects(stack)
+    assert media_files(stack) == 0, "nothing lands in the volume"
+
+
+def test_an_html_upload_is_only_downloaded_in_a_sandbox(stack):
+    page = b"<script>alert(document.cookie)</script>"
+    assert add_todo(stack, "page", files={"attachment": ("page.html", page)}).status_code == 302
+    response = stack.get(attachment_url(stack, "page.html"))
+    assert response.status_code == 200 and response.content == page
+    assert response.headers["Content-Disposition"] == "attachment"
+    assert MEDIA_HEADERS.items() <= response.headers.items()
+
+
+def test_a_missing_file_is_a_plain_404_and_the_bucket_refuses_anonymous_requests(stack):
+    response = stack.get(f"/media/attachments/{secrets.token_hex(16)}.png")
+    assert response.status_code == 404
+    assert "<Error>" not in response.text, "the store's own error page"
+    assert response.headers["Content-Security-Policy"] == MEDIA_HEADERS["Content-Security-Policy"]
+    key = next(iter(objects(stack)))
+    anonymous = f"import urllib.request as u; u.urlopen('http://seaweedfs:8333/media/{key}')"
+    refused = stack.compose("exec", "-T", "app", "python", "-c", anonymous, check=False)
+    assert "HTTP Error 403" in refused.stderr
+
+
+def test_upload_over_the_limit_gets_413_and_stores_nothing(stack):
+    before = objects(stack)
+    response = add_todo(stack, "too big", files={"attachment": ("big.png", b"x" * (2 * 1024 * 1024))})
+    assert response.status_code == 413
+    assert "too big" not in stored_titles(stack)
+    assert objects(stack) == before
+
+
+def test_while_the_store_is_down_uploads_get_503_and_store_nothing_then_it_recovers(stack):
+    assert add_todo(stack, "before", files={"attachment": ("before.png", PNG)}).status_code == 302
+    url = attachment_url(stack, "before.png")
+    before = objects(stack)
+    stack.compose("stop", "seaweedfs")
+    try:
+        started = time.monotonic()
+        response = add_todo(stack, "while down", files={"attachment": ("down.png", PNG)})
+        assert response.status_code == 503, response.text[:500]
+        assert response.text.startswith("Service temporarily unavailable: the file storage")
+        assert time.monotonic() - started < 15, "the upload is not held while the store is away"
+        assert "while down" not in stored_titles(stack)
+        served = stack.get(url)
+        assert served.status_code == 503 and "Temporarily unavailable" in served.text
+        assert stack.get("/").status_code == 200, "the pages do not need the store"
+    finally:
+        stack.compose("start", "seaweedfs")
+    deadline = time.monotonic() + 60
+    while stack.get(url).status_code != 200:
+        assert time.monotonic() < deadline, "the file was not served again within 60s of the store's return"
+        time.sleep(0.5)
+    print(f"store back: its files served again {time.monotonic() - deadline + 60:.1f}s after its start")
+    assert objects(stack) == before, "the failed upload left no object"
+    assert add_todo(stack, "after", files={"attachment": ("after.png", PNG)}).status_code == 302
+    assert stack.get(attachment_url(stack, "after.png")).content == PNG
+
+
+def inv(stack: Stack, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "invoke", *args, "--env-file", str(stack.env_file)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replaces_nothing(stack):
+    assert add_todo(stack, "kept", files={"attachment": ("kept.png", PNG)}).status_code == 302
+    url = attachment_url(stack, "kept.png")
+    backup = inv(stack, "backup")
+    assert backup.returncode == 0, backup.stdout[-3000:] + backup.stderr[-3000:]
+    folder = ROOT / re.search(r"Backed up \S+ to (backups/\S+)/", backup.stdout).group(1)
+    try:
+        kept = objects(stack)
+        # Lost after the backup: an object deleted, one added.
+        in_app(stack, f"from django.core.files.storage import default_storage as s; s.delete({url[7:]!r})")
+        assert add_todo(stack, "later", files={"attachment": ("later.png", b"later")}).status_code == 302
+        assert stack.get(url).status_code == 404
+
+        broken = folder.with_name(folder.name + "-broken")
+        shutil.copytree(folder, broken)
+        archive = (folder / "media.tar").read_bytes()
+        (broken / "media.tar").write_bytes(archive[: len(archive) // 2])
+        try:
+            failed = inv(stack, "restore", str(broken), "--yes")
+        finally:
+            shutil.rmtree(broken)
+        assert failed.returncode == 1 and "nothing replaced" in failed.stderr, failed.stderr[-2000:]
+        assert stack.get(url).status_code == 404 and len(objects(stack)) == len(kept), "nothing was replaced"
+
+        restore = inv(stack, "restore", str(folder), "--yes")
+        assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
+        assert objects(stack) == kept
+        assert stack.get(url).content == PNG
+        assert "later" not in stored_titles(stack)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
