@@ -273,7 +273,8 @@ def up(c):
     except Exit:
         explain_failure(c)
         raise
-    port = read_env().get("PROXY_PORT") or "8000"
+    # As compose reads it: this shell's value wins over .env's.
+    port = os.environ.get("PROXY_PORT") or read_env().get("PROXY_PORT") or "8000"
     say(f"The stack is up: http://127.0.0.1:{port}/ (admin: http://127.0.0.1:{port}/admin/)")
 
 
@@ -362,6 +363,8 @@ DEPLOY_ENV = ROOT / ".env.deploy"
 DEPLOY_EXAMPLE = ROOT / ".env.deploy.example"
 DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
 SWARM_FILE = "compose/compose.swarm.yaml"
+# With MEDIA_STORAGE=s3: the bucket's keys as Docker secrets too.
+SWARM_S3_FILE = "compose/compose.swarm-s3.yaml"
 # With DOMAIN set: the TLS front (Caddy), HTTPS by ACME.
 HTTPS_FILE = "compose/compose.https.yaml"
 HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -369,6 +372,8 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 DEPLOY_NAME = "django-compose-workspace-deploy"
 # A deployment does not start without these; the example's values are refused too.
 DEPLOY_REQUIRED = ("SECRET_KEY", "ALLOWED_HOSTS", "POSTGRES_PASSWORD")
+# And these with the uploads in a bucket (MEDIA_STORAGE=s3); AWS_S3_ENDPOINT_URL is empty for AWS S3.
+S3_REQUIRED = ("AWS_STORAGE_BUCKET_NAME", "AWS_S3_REGION_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 BACKUPS = ROOT / "backups"
 
 DEPLOY_HELP = {
@@ -412,6 +417,9 @@ class Deployment:
                 raise Exit(f"{name} in {where} is the example's value: set your own (see .env.deploy.example).", 1)
         if self.settings.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}:
             raise Exit(f"DEBUG is on in {where}: a deployment runs with DEBUG off (remove the line).", 1)
+        for name in S3_REQUIRED if self.settings.get("MEDIA_STORAGE") == "s3" else ():
+            if not self.settings.get(name):
+                raise Exit(f"{name} is not set in {where}, and MEDIA_STORAGE=s3 needs it (see .env.deploy.example).", 1)
         self.check_https(where)
 
     def check_https(self, where: str) -> None:
@@ -477,11 +485,17 @@ def swarm_stack(model: dict) -> dict:
 
 
 def swarm_secrets(c, deployment: Deployment) -> dict[str, str]:
-    """Docker secrets for the secret key and the database password, created once per value.
-    A swarm secret cannot change: a new value gets a new name (a digest of both values, which
-    reveals nothing of them while the secret key is long and random), and the services roll
-    over to it. `docker stack rm` removes them with the stack (its namespace label)."""
+    """Docker secrets for the secret key and the database password (and the bucket's keys with
+    MEDIA_STORAGE=s3), created once per value. A swarm secret cannot change: a new value gets a
+    new name (a digest of all the values, which reveals nothing of them while the secret key is
+    long and random), and the services roll over to it. `docker stack rm` removes them with the
+    stack (its namespace label)."""
     values = {"SECRET_KEY_SECRET": "SECRET_KEY", "DB_PASSWORD_SECRET": "POSTGRES_PASSWORD"}
+    if deployment.media_storage == "s3":
+        values |= {
+            "AWS_ACCESS_KEY_ID_SECRET": "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY_SECRET": "AWS_SECRET_ACCESS_KEY",
+        }
     digest = hashlib.sha256("\0".join(deployment.settings[v] for v in values.values()).encode()).hexdigest()[:12]
     names = {}
     for variable, setting in values.items():
@@ -561,7 +575,8 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
         pushed = "app proxy" + (" front" if deployment.domain else "")
         deployment.compose(c, f"push {pushed}", files=files, env=env, hint=unreachable)
     env.update(swarm_secrets(c, deployment))
-    swarm_files = (*DEPLOY_FILES, SWARM_FILE, *deployment.https, *extra)
+    media = (SWARM_S3_FILE,) if deployment.media_storage == "s3" else ()
+    swarm_files = (*DEPLOY_FILES, SWARM_FILE, *media, *deployment.https, *extra)
     model = deployment.compose(c, "config --format json", files=swarm_files, env=env, hide="out")
     # The stack file holds no secret: those are Docker secrets by now.
     with tempfile.NamedTemporaryFile("w", prefix=f"{deployment.name}-", suffix=".json") as stack:
