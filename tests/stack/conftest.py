@@ -48,7 +48,8 @@ class Stack:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "POSTGRES_DB": "app",
             "POSTGRES_USER": "app",
-            "POSTGRES_PASSWORD": secrets.token_hex(16),
+            # Characters a URL would need escaped: the password never goes into one.
+            "POSTGRES_PASSWORD": secrets.token_hex(16) + "@:/#%",
             "ALLOWED_HOSTS": "localhost,127.0.0.1",
             "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{self.port},http://localhost:{self.port}",
             "PROXY_PORT": str(self.port),
