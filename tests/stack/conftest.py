@@ -6,6 +6,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +19,9 @@ from tests.throwaway_postgres import free_port
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ("compose/compose.yaml",)
 DEV_FILES = ("compose/compose.yaml", "compose/compose.dev.yaml")
+DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
+# What a TLS-terminating front in front of the proxy adds to every request.
+BEHIND_TLS = {"X-Forwarded-Proto": "https"}
 
 
 def engine_answers() -> bool:
@@ -248,3 +252,19 @@ def tear_down(project: str, workspace: Path) -> list[str]:
         + listed("network", "ls", "--quiet", "--filter", label)
         + listed("images", "--quiet", "--filter", f"reference={project}-*")
     )
+
+
+def inv(*args: str, timeout=600) -> subprocess.CompletedProcess:
+    """`inv ARGS` in the repository, as a user runs it; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def remove_images(stack: Stack) -> None:
+    """The images a deploy built for the stack (named after its project)."""
+    images = subprocess.run(
+        ["docker", "image", "ls", "-q", "--filter", f"reference={stack.project}-*"], capture_output=True, text=True
+    ).stdout.split()
+    if images:
+        subprocess.run(["docker", "image", "rm", "--force", *set(images)], capture_output=True)

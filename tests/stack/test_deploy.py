@@ -5,25 +5,14 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import textwrap
 
 import pytest
 import requests
 
-from tests.stack.conftest import ROOT, Stack
+from tests.stack.conftest import BEHIND_TLS, DEPLOY_FILES, ROOT, Stack, inv, remove_images
 
 pytestmark = pytest.mark.stack
-
-DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
-# What a TLS-terminating front in front of the proxy adds to every request.
-BEHIND_TLS = {"X-Forwarded-Proto": "https"}
-
-
-def inv(*args: str, timeout=600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def deploy_stack(tmp) -> Stack:
@@ -32,14 +21,6 @@ def deploy_stack(tmp) -> Stack:
     stack.env.update(COMPOSE_PROJECT_NAME=stack.project, IMAGE_PREFIX=stack.project)
     stack.write_env()
     return stack
-
-
-def remove_images(stack: Stack) -> None:
-    images = subprocess.run(
-        ["docker", "image", "ls", "-q", "--filter", f"reference={stack.project}-*"], capture_output=True, text=True
-    ).stdout.split()
-    if images:
-        subprocess.run(["docker", "image", "rm", "--force", *set(images)], capture_output=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ import time
 import pytest
 import requests
 
-from tests.stack.conftest import Stack
-from tests.stack.test_deploy import inv, remove_images
+from tests.stack.conftest import Stack, inv, remove_images
 from tests.throwaway_postgres import free_port
 
 pytestmark = pytest.mark.stack

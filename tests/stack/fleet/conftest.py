@@ -22,13 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack.conftest import ROOT, Stack
+from tests.stack.conftest import DEPLOY_FILES, ROOT, Stack
 from tests.throwaway_postgres import free_port
 
 FLEET = Path(__file__).resolve().parent
 HOST_IMAGE = "django-compose-workspace-fleet-host"
 FLEET_SIZE = 3
-DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
 # The proxy's port on every host: a swarm publishes it on the host's own interfaces, which the
 # fleet container publishes on a loopback port of this machine.
 PROXY_PORT = 8000

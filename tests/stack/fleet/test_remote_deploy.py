@@ -12,9 +12,8 @@ import textwrap
 import pytest
 import requests
 
-from tests.stack.conftest import ROOT, Stack
+from tests.stack.conftest import BEHIND_TLS, ROOT, Stack, inv
 from tests.stack.fleet.conftest import PROXY_PORT, RemoteStack, build_images, load_images, run_images
-from tests.stack.test_deploy import BEHIND_TLS, inv
 
 pytestmark = pytest.mark.stack
 
