@@ -172,3 +172,23 @@ def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replace
         assert "later" not in stored_titles(stack)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_missing_bucket_setting_stops_the_app_and_the_deploy_in_one_line_naming_it(stack):
+    check = ("python", "manage.py", "check")
+    started = stack.compose("run", "--rm", "--no-deps", "-e", "AWS_S3_REGION_NAME=", "app", *check, check=False)
+    assert started.returncode == 1
+    assert (
+        started.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Configuration error: AWS_S3_REGION_NAME is not set (MEDIA_STORAGE=s3).")
+    )
+    settings = stack.env_file.read_text()
+    try:
+        stack.env_file.write_text(settings.replace("AWS_STORAGE_BUCKET_NAME=media\n", ""))
+        refused = inv(stack, "deploy")
+    finally:
+        stack.env_file.write_text(settings)
+    lines = (refused.stdout + refused.stderr).strip().splitlines()
+    assert refused.returncode == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("AWS_STORAGE_BUCKET_NAME is not set in") and "MEDIA_STORAGE=s3 needs it" in lines[0]
