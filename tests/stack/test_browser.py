@@ -1,6 +1,7 @@
 """A real browser on the production-like stack, through the proxy: headless Chromium (Debian's
 chromium and chromium-driver) over WebDriver does what a person does, and its console stays empty."""
 
+import os
 import shutil
 import struct
 import zlib
@@ -16,7 +17,10 @@ from tests.stack.conftest import admin_session
 
 pytestmark = pytest.mark.stack
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+# Debian's packages by default; CHROMIUM and CHROMEDRIVER name another Chrome build and its driver
+# (GitHub's runners ship Google Chrome).
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 USERNAME, PASSWORD = "browser", "a-browser-test-password"
 # Without the networking flags Chromium reaches out to hosts of its own (updates, sync).
 FLAGS = (
