@@ -29,7 +29,8 @@ import requests
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-FILES = ("compose/compose.yaml", "compose/compose.bench.yaml")
+# With the store the object-storage tests use (SeaweedFS), for the media case from a bucket.
+FILES = ("compose/compose.yaml", "compose/compose.bench.yaml", "tests/stack/compose.seaweedfs.yaml")
 APP_DOCKERFILE = ROOT / "services" / "app" / "Dockerfile"
 PROXY_DOCKERFILE = ROOT / "services" / "proxy" / "Dockerfile"
 PROXY_TEMPLATE = ROOT / "services" / "proxy" / "default.conf.tpl"
@@ -95,8 +96,9 @@ def gunicorn_proxy_template(template: str) -> str:
         )
     )
     passes = variant.count("uwsgi_pass $app;") + variant.count("include uwsgi_params;")
-    # `location /` and `location @app` (a static file nginx does not have) both pass to the app.
-    if removed != 1 or passes != 4:
+    # `location /`, `location @app` (a static file nginx does not have) and `location @media` (an
+    # upload the volume does not have) pass to the app.
+    if removed != 1 or passes != 6:
         raise CaseFailed(f"{PROXY_TEMPLATE.relative_to(ROOT)} changed shape: update gunicorn_proxy_template()")
     variant = variant.replace("uwsgi_pass $app;", "proxy_pass http://$app;")
     variant = variant.replace("include uwsgi_params;", headers)
@@ -109,7 +111,7 @@ class Stack:
 
     def __init__(self, workdir: Path):
         self.project = f"bench-{uuid.uuid4().hex[:8]}"
-        self.port, self.alt_port = free_port(), free_port()
+        self.port, self.alt_port, self.s3_port = free_port(), free_port(), free_port()
         template = workdir / "proxy-gunicorn.conf.tpl"
         template.write_text(gunicorn_proxy_template(PROXY_TEMPLATE.read_text()))
         template.chmod(0o644)
@@ -121,6 +123,9 @@ class Stack:
             "PROXY_PORT": str(self.port),
             "BENCH_ALT_PORT": str(self.alt_port),
             "BENCH_PROXY_TEMPLATE": str(template),
+            "BENCH_S3_PORT": str(self.s3_port),
+            "AWS_ACCESS_KEY_ID": secrets.token_hex(10),
+            "AWS_SECRET_ACCESS_KEY": secrets.token_hex(20),
             **self.settings,
         }
         self.env_file = workdir / "bench.env"
@@ -244,7 +249,8 @@ def measure_startup(stack: Stack) -> dict:
 
 
 def prepare_content(stack: Stack) -> dict[str, str]:
-    """50 todos for the dynamic page, a 1 MB media file; the URL paths of the served cases."""
+    """50 todos for the dynamic page, a 1 MB media file in the volume and one in the bucket; the URL
+    paths of the served cases."""
     stack.compose(
         "exec", "-T", "app", "python", "manage.py", "shell", "-c",
         "from core.models import Todo; Todo.objects.all().delete(); "
@@ -256,6 +262,17 @@ def prepare_content(stack: Stack) -> dict[str, str]:
         f"p = Path(os.environ['MEDIA_ROOT'], '{MEDIA_FILE}'); p.parent.mkdir(exist_ok=True); "
         "p.write_bytes(os.urandom(1024 * 1024))"
     )
+    # The same name in the bucket, once the store answers.
+    upload = (
+        "import os; from django.core.files.base import ContentFile; "
+        "from django.core.files.storage import default_storage as s; s.bucket.create(); "
+        f"s.save('{MEDIA_FILE}', ContentFile(os.urandom(1024 * 1024)))"
+    )
+    deadline = time.monotonic() + 60
+    while stack.compose("exec", "-T", "app-s3", "python", "manage.py", "shell", "-c", upload, check=False).returncode:
+        if time.monotonic() > deadline:
+            raise CaseFailed("the bucket's store (seaweedfs) did not answer within 60s")
+        time.sleep(1)
     manifest = stack.python(
         "import json, os; from pathlib import Path; "
         "manifest = json.loads(Path(os.environ['STATIC_ROOT'], 'staticfiles.json').read_text()); "
@@ -270,7 +287,7 @@ def cases(stack: Stack, paths: dict[str, str]) -> list[dict]:
         ("dynamic", f"Todo list page ({TODOS} todos, reads the database)", (("uWSGI", ours), ("gunicorn", alt))),
         ("healthz", "/healthz (one query)", (("uWSGI", ours), ("gunicorn", alt))),
         ("static", "hashed admin CSS", (("nginx", ours), ("WhiteNoise", alt))),
-        ("media", "1 MB media file", (("nginx", ours),)),
+        ("media", "1 MB media file", (("nginx, volume", ours), ("nginx, S3 bucket", stack.s3_port))),
     )
     return [
         {
@@ -438,7 +455,7 @@ def chart(results: dict, path: Path) -> None:
     if not rows:
         return
     labels = [f"{r['case']}\n{r['server']}" for r in rows]
-    ours = ["#2b6cb0" if r["server"] in ("uWSGI", "nginx") else "#a0aec0" for r in rows]
+    ours = ["#2b6cb0" if r["server"].startswith(("uWSGI", "nginx")) else "#a0aec0" for r in rows]
     figure, (speed, p99) = plt.subplots(1, 2, figsize=(12, 4.5))
     speed.bar(labels, [r["requests_per_s"] for r in rows], color=ours)
     speed.set_yscale("log")

@@ -16,6 +16,7 @@ import uuid
 import pytest
 import requests
 
+from tests.stack.conftest import ROOT
 from tests.stack.fleet.conftest import RemoteStack, build_images, load_images, run_images
 
 pytestmark = pytest.mark.stack
@@ -330,3 +331,72 @@ def test_with_a_domain_the_swarm_serves_https_from_one_front_and_publishes_no_pr
     assert published("proxy") == []
     assert {(port["TargetPort"], port["PublishMode"]) for port in published("front")} == {(80, "host"), (443, "host")}
     assert [node for node, _ in tasks(stack, "front")] == ["node0"]
+
+
+# Uploads in a bucket: SeaweedFS as a service of the swarm stack (the same override as one host's test).
+SEAWEEDFS_FILE = "tests/stack/compose.seaweedfs.yaml"
+
+
+def in_an_app_container(stack, swarm, *command: str) -> str:
+    """A command in one of the stack's app containers, on a node that runs one; its output."""
+    label = f"label=com.docker.swarm.service.name={stack.project}_app"
+    host = next(host for host in swarm if host.docker("ps", "-q", "--filter", label).strip())
+    return host.docker("exec", host.docker("ps", "-q", "--filter", label).split()[0], *command)
+
+
+@pytest.fixture
+def s3_stack(swarm, stack_tmp):
+    """A stack with its uploads in the bucket `media` of SeaweedFS, on the manager; removed after."""
+    manager = swarm[0]
+    load_images([manager], re.findall(r"image:\s*(\S+)", (ROOT / SEAWEEDFS_FILE).read_text()))
+    stack = RemoteStack(
+        stack_tmp,
+        manager,
+        APP_REPLICAS="1",
+        MEDIA_STORAGE="s3",
+        AWS_STORAGE_BUCKET_NAME="media",
+        AWS_S3_ENDPOINT_URL="http://seaweedfs:8333",
+        AWS_S3_REGION_NAME="us-east-1",
+        AWS_ACCESS_KEY_ID=uuid.uuid4().hex,
+        AWS_SECRET_ACCESS_KEY=uuid.uuid4().hex,
+    )
+    stack.env["IMAGE_PREFIX"] = f"registry:5000/{stack.project}"
+    stack.write_env()
+    try:
+        deployed = stack.inv("deploy", "--swarm", "--override", SEAWEEDFS_FILE)
+        assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
+        make_bucket = "from django.core.files.storage import default_storage as s; s.bucket.create()"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", make_bucket)
+                break
+            except AssertionError:
+                assert time.monotonic() < deadline, "the store did not answer within 60s"
+                time.sleep(1)
+        yield stack
+    finally:
+        manager.docker("stack", "rm", stack.project, check=False)
+
+
+def test_with_uploads_in_a_bucket_a_file_uploaded_through_one_node_is_served_by_another(s3_stack, swarm):
+    stack = s3_stack
+    first, second = swarm[:2]  # the third may have been killed above
+    content = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 20_000
+    browser = Browser()
+    browser.log_in(first.url, *user(stack, swarm))
+    form = {"title": "shared", "csrfmiddlewaretoken": browser.form_token(first.url, "/")}
+    added = browser.send("POST", first.url, "/", data=form, files={"attachment": ("shared.png", content)})
+    assert added.status_code == 302, added.text[:1000]
+    page = get(second.url + "/").text
+    url = re.search(r'href="(/media/attachments/[0-9a-f]{32}\.png)">shared\.png<', page).group(1)
+    for host in (second, first):
+        served = get(host.url + url)
+        assert served.status_code == 200, host.container
+        assert served.content == content
+        assert "sandbox" in served.headers["Content-Security-Policy"]
+    # The keys reached the app as Docker secrets, not as environment variables.
+    template = "{{json .Spec.TaskTemplate.ContainerSpec.Env}}"
+    env = json.loads(stack.host.docker("service", "inspect", "--format", template, f"{stack.project}_app"))
+    assert "AWS_SECRET_ACCESS_KEY_FILE=/run/secrets/aws_secret_access_key" in env
+    assert not any(stack.env["AWS_SECRET_ACCESS_KEY"] in line for line in env)
