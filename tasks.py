@@ -398,6 +398,8 @@ class Deployment:
         self.https = (HTTPS_FILE,) if self.domain else ()
         self.files = (*DEPLOY_FILES, *self.https)
         self.name = self.settings.get("COMPOSE_PROJECT_NAME") or DEPLOY_NAME
+        # Where model_files() writes the rendered models; removed when the task ends.
+        self.rendered = tempfile.TemporaryDirectory(prefix=f"{self.name}-")
         if host:
             # Every docker command of this run talks to that engine: the Docker-native way.
             os.environ["DOCKER_HOST" if "://" in host else "DOCKER_CONTEXT"] = host
@@ -445,16 +447,36 @@ class Deployment:
     def compose(self, c, args: str, files=(), env: dict | None = None, **kwargs):
         """`docker compose` on the deployment (its files, or the given ones); its env file wins
         over this shell's variables."""
-        files = files or self.files
         env = {**self.settings, **(env or {})}
+        files = self.model_files(files or self.files, env)
         return compose(c, f"-p {self.name} {args}", files=files, env_file=self.env_file, env=env, **kwargs)
+
+    def model_files(self, files: tuple[str, ...], env: dict) -> tuple[str, ...]:
+        """The compose files, as they are; with the TLS front, the model compose makes of them
+        less the proxy's published port, in a file of its own: the proxy is then reached through
+        the front only. (compose.yaml publishes it, and in plain YAML a later file cannot take a
+        port away; compose's `!reset` is a tag other tools that read compose files refuse.)"""
+        if not self.domain:
+            return files
+        names = [x for f in files for x in ("-f", f)]
+        command = ["docker", "compose", "-p", self.name, *names, "--env-file", rel(self.env_file), "config"]
+        rendered = subprocess.run(
+            [*command, "--format", "json"], cwd=ROOT, env={**os.environ, **host_ids(), **env}, capture_output=True
+        )
+        if rendered.returncode:
+            raise Exit(f"Failed: {shlex.join(command)}\n{rendered.stderr.decode().strip()}", 1)
+        model = json.loads(rendered.stdout)
+        model["services"]["proxy"].pop("ports", None)
+        path = Path(self.rendered.name) / f"{hashlib.sha256(' '.join(files).encode()).hexdigest()[:12]}.json"
+        path.write_text(json.dumps(model))
+        return (str(path),)
 
     def stream(self, *args: str, stdin=None, stdout=None, hint: str = "") -> None:
         """`docker compose ARGS` with binary data on stdin or stdout (a dump, a tar), echoed first."""
-        files = [x for f in self.files for x in ("-f", f)]
+        env = {**os.environ, **host_ids(), **self.settings}
+        files = [x for f in self.model_files(self.files, env) for x in ("-f", f)]
         command = ["docker", "compose", "-p", self.name, *files, "--env-file", rel(self.env_file), *args]
         print(" ".join(shlex.quote(word) for word in command), flush=True)
-        env = {**os.environ, **host_ids(), **self.settings}
         result = subprocess.run(command, stdin=stdin, stdout=stdout, cwd=ROOT, env=env)
         if result.returncode:
             failed = f"Failed (exit {result.returncode}): docker compose {shlex.join(args)}"
