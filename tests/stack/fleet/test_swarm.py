@@ -362,6 +362,7 @@ def s3_stack(swarm, stack_tmp):
     )
     stack.env["IMAGE_PREFIX"] = f"registry:5000/{stack.project}"
     stack.write_env()
+    started = time.monotonic()
     try:
         deployed = stack.inv("deploy", "--swarm", "--override", SEAWEEDFS_FILE)
         assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
@@ -374,6 +375,7 @@ def s3_stack(swarm, stack_tmp):
             except AssertionError:
                 assert time.monotonic() < deadline, "the store did not answer within 60s"
                 time.sleep(1)
+        print(f"swarm with a bucket: deployed and the bucket made in {time.monotonic() - started:.0f}s")
         yield stack
     finally:
         manager.docker("stack", "rm", stack.project, check=False)
