@@ -1,7 +1,8 @@
 """The workspace's benchmark (`inv bench`): serving speed, build time, image size and start-up,
 ours measured side by side with what a user might pick instead, in one run on one machine.
 
-It starts its own compose project (compose.yaml + compose.bench.yaml) on free loopback ports,
+It starts its own compose project (compose.yaml + compose.bench.yaml, and SeaweedFS for the
+bucket: tests/stack/compose.seaweedfs.yaml) on free loopback ports,
 prints a line per case, writes results.json, results.md and results.png to benchmarks/results/,
 and tears everything down. Settings such as UWSGI_PROCESSES or CONN_MAX_AGE set in the
 environment reach the bench stack, to measure a change before making it the default.
