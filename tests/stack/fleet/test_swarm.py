@@ -335,6 +335,8 @@ def test_with_a_domain_the_swarm_serves_https_from_one_front_and_publishes_no_pr
 
 # Uploads in a bucket: SeaweedFS as a service of the swarm stack (the same override as one host's test).
 SEAWEEDFS_FILE = "tests/stack/compose.seaweedfs.yaml"
+# Its proxies' port on the nodes: the first stack's proxies hold PROXY_PORT.
+S3_PROXY_PORT = 8001
 
 
 def in_an_app_container(stack, swarm, *command: str) -> str:
@@ -353,6 +355,7 @@ def s3_stack(swarm, stack_tmp):
         stack_tmp,
         manager,
         APP_REPLICAS="1",
+        PROXY_PORT=str(S3_PROXY_PORT),
         MEDIA_STORAGE="s3",
         AWS_STORAGE_BUCKET_NAME="media",
         AWS_S3_ENDPOINT_URL="http://seaweedfs:8333",
@@ -383,22 +386,29 @@ def s3_stack(swarm, stack_tmp):
 
 def test_with_uploads_in_a_bucket_a_file_uploaded_through_one_node_is_served_by_another(s3_stack, swarm):
     stack = s3_stack
-    first, second = swarm[:2]  # the third may have been killed above
     content = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 20_000
-    browser = Browser()
-    browser.log_in(first.url, *user(stack, swarm))
-    form = {"title": "shared", "csrfmiddlewaretoken": browser.form_token(first.url, "/")}
-    added = browser.send("POST", first.url, "/", data=form, files={"attachment": ("shared.png", content)})
-    assert added.status_code == 302, added.text[:1000]
-    page = get(second.url + "/").text
-    url = re.search(r'href="(/media/attachments/[0-9a-f]{32}\.png)">shared\.png<', page).group(1)
-    for host in (second, first):
-        served = get(host.url + url)
-        assert served.status_code == 200, host.container
-        assert served.content == content
-        assert "sandbox" in served.headers["Content-Security-Policy"]
+    # Two nodes' proxies (the third node may have been killed above), reached over ssh.
+    with swarm[0].tunnel(S3_PROXY_PORT) as port, swarm[1].tunnel(S3_PROXY_PORT) as other_port:
+        first, second = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{other_port}"
+        served = upload_then_read(first, second, stack, swarm, content)
+    for url, answer in served.items():
+        assert answer.status_code == 200, url
+        assert answer.content == content
+        assert "sandbox" in answer.headers["Content-Security-Policy"]
     # The keys reached the app as Docker secrets, not as environment variables.
     template = "{{json .Spec.TaskTemplate.ContainerSpec.Env}}"
     env = json.loads(stack.host.docker("service", "inspect", "--format", template, f"{stack.project}_app"))
     assert "AWS_SECRET_ACCESS_KEY_FILE=/run/secrets/aws_secret_access_key" in env
     assert not any(stack.env["AWS_SECRET_ACCESS_KEY"] in line for line in env)
+
+
+def upload_then_read(first: str, second: str, stack, swarm, content: bytes) -> dict[str, requests.Response]:
+    """A todo with `content` attached, added through the first proxy; the file read through both."""
+    browser = Browser()
+    browser.log_in(first, *user(stack, swarm))
+    form = {"title": "shared", "csrfmiddlewaretoken": browser.form_token(first, "/")}
+    added = browser.send("POST", first, "/", data=form, files={"attachment": ("shared.png", content)})
+    assert added.status_code == 302, added.text[:1000]
+    page = get(second + "/").text
+    path = re.search(r'href="(/media/attachments/[0-9a-f]{32}\.png)">shared\.png<', page).group(1)
+    return {url: get(url + path) for url in (second, first)}
