@@ -355,7 +355,6 @@ def s3_stack(swarm, stack_tmp):
         stack_tmp,
         manager,
         APP_REPLICAS="1",
-        PROXY_PORT=str(S3_PROXY_PORT),
         MEDIA_STORAGE="s3",
         AWS_STORAGE_BUCKET_NAME="media",
         AWS_S3_ENDPOINT_URL="http://seaweedfs:8333",
@@ -363,7 +362,7 @@ def s3_stack(swarm, stack_tmp):
         AWS_ACCESS_KEY_ID=uuid.uuid4().hex,
         AWS_SECRET_ACCESS_KEY=uuid.uuid4().hex,
     )
-    stack.env["IMAGE_PREFIX"] = f"registry:5000/{stack.project}"
+    stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", PROXY_PORT=str(S3_PROXY_PORT))
     stack.write_env()
     started = time.monotonic()
     try:
