@@ -28,11 +28,16 @@ fi
 # With DEBUG on (the development stack) Django serves /static/ from the apps'
 # folders as they are now, so an edit shows on the next request: nothing to collect.
 if [ "${DEBUG:-false}" != true ]; then
-    python manage.py collectstatic --noinput
+    # Replicas starting together share the volume: one collects at a time (a lock on the
+    # folder itself), so none deletes or compresses a file another is writing.
     # Compressed copies of the text files: nginx sends them as they are (gzip_static)
     # instead of compressing the same file again for every request.
-    find "$STATIC_ROOT" -type f \( -name '*.css' -o -name '*.js' -o -name '*.svg' -o -name '*.txt' \
-        -o -name '*.json' -o -name '*.map' \) -exec gzip -9 --keep --force {} +
+    # shellcheck disable=SC2016 # the single quotes are meant: the inner shell expands them
+    flock "$STATIC_ROOT" sh -ec '
+        python manage.py collectstatic --noinput
+        find "$STATIC_ROOT" -type f \( -name "*.css" -o -name "*.js" -o -name "*.svg" -o -name "*.txt" \
+            -o -name "*.json" -o -name "*.map" \) -exec gzip -9 --keep --force {} +
+    '
 fi
 
 # exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
