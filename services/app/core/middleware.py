@@ -5,7 +5,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 
-from .views import first_line
+from .database import first_line
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,13 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
+from .database import check, first_line
 from .forms import TodoForm
 from .models import Todo
 
@@ -38,18 +39,12 @@ def todo_list(request):
     return render(request, "core/todo_list.html", context, status=status)
 
 
-def first_line(exc):
-    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
-
-
 @never_cache
 @require_GET
 def healthz(request):
     """Liveness and database readiness, for the healthchecks: never a traceback."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        check()
     except DatabaseError as exc:
         log.warning("healthz: database unavailable: %s", first_line(exc))
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)

@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
-from core.views import first_line
+from core.database import check, first_line
 
 # The server answered and said no (wrong password, unknown database or user): waiting cannot
 # change that, so the command stops at once and says why.
@@ -26,9 +26,7 @@ class Command(BaseCommand):
         while True:
             tries += 1
             try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT 1")
-                    cursor.fetchone()
+                check(connection)
             except DatabaseError as exc:
                 error = first_line(exc)
                 connection.close()
