@@ -1,8 +1,10 @@
 """Tasks for the workspace. `inv --list` shows them; `inv --help TASK` explains one.
 
-Every task that touches the stack goes through `compose()`, so the compose files are named in
-one place. Every Django command (`inv manage`, `migrate`, `test`, ...) follows one rule for
-where it runs:
+Every task that touches a stack goes through `compose()` or `Deployment`, which build the command
+with workspace/compose.py: the files, the env file and which value wins (a value a task gives,
+then the env file's, then this shell's) are written there once.
+
+Every Django command (`inv manage`, `migrate`, `test`, ...) follows one rule for where it runs:
 
 - inside the stack (the devcontainer's terminal): right there, against the db service;
 - else, whenever a Docker engine answers: in the development stack's app container, `exec` while
@@ -13,7 +15,7 @@ In a container it never runs as root: as the host user's uid, root mapped to 100
 Words for the wrapped command follow `--`: `inv manage shell -- -c "print(1)"`, `inv test -- --lf`.
 """
 
-import functools
+import dataclasses
 import hashlib
 import io
 import json
@@ -21,7 +23,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,12 +32,17 @@ from invoke import Exit, task
 from invoke.exceptions import CommandTimedOut
 
 from tests.throwaway_postgres import find_binaries
+from workspace.compose import (
+    DEPLOY_FILES,
+    ENV_EXAMPLE,
+    ENV_FILE,
+    ROOT,
+    Project,
+    engine_answers,
+    read_env,
+)
 
-ROOT = Path(__file__).resolve().parent
 APP_DIR = ROOT / "services" / "app"
-ENV_FILE = ROOT / ".env"
-ENV_EXAMPLE = ROOT / ".env.example"
-DEV_FILES = ("compose/compose.yaml", "compose/compose.dev.yaml")
 TTY = sys.stdin.isatty()
 PYTHON = shlex.quote(sys.executable)
 
@@ -63,16 +69,9 @@ def run(c, command: str, **kwargs):
     return result
 
 
-def read_env(source: Path | None = None) -> dict[str, str]:
-    """The settings of an env file: by default .env, or .env.example while there is no .env yet."""
-    source = source or (ENV_FILE if ENV_FILE.exists() else ENV_EXAMPLE)
-    values: dict[str, str] = {}
-    for line in source.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
+def host_settings() -> dict[str, str]:
+    """The settings of .env, or of .env.example while there is no .env yet: for a run on this machine."""
+    return read_env(ENV_FILE if ENV_FILE.exists() else ENV_EXAMPLE)
 
 
 def ensure_env_file() -> None:
@@ -86,22 +85,6 @@ def inside_stack() -> bool:
     return os.environ.get("WORKSPACE_IN_STACK") == "1"
 
 
-def engine_answers() -> bool:
-    """Whether the engine this run talks to (DOCKER_HOST, DOCKER_CONTEXT) answers; asked once."""
-    return _engine_answers(os.environ.get("DOCKER_HOST"), os.environ.get("DOCKER_CONTEXT"))
-
-
-@functools.cache
-def _engine_answers(host, context) -> bool:
-    if not shutil.which("docker"):
-        return False
-    try:
-        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=15)
-    except subprocess.TimeoutExpired:
-        return False
-    return probe.returncode == 0
-
-
 def require_engine() -> None:
     if inside_stack():
         raise Exit("This task drives Docker: run it in a terminal on the host, not inside the app container.", 1)
@@ -112,25 +95,16 @@ def require_engine() -> None:
         )
 
 
-def host_ids() -> dict[str, str]:
-    """The app user's UID/GID in the image: the host user's, so bind-mounted files stay theirs.
-    Root on the host gets 1000, since the containers never run as root."""
-    uid, gid = os.getuid(), os.getgid()
-    return {
-        "APP_UID": os.environ.get("APP_UID", str(uid or 1000)),
-        "APP_GID": os.environ.get("APP_GID", str(gid if uid else 1000)),
-    }
-
-
-def compose(c, args: str, files=DEV_FILES, env_file: Path = ENV_FILE, **kwargs):
-    """Run `docker compose` on the development stack (or the given files and env file)."""
+def compose(c, args: str, project: Project | None = None, env: dict | None = None, **kwargs):
+    """Run `docker compose ARGS` on the development stack (or the given project); `env` adds
+    variables (for `exec -e NAME`, say)."""
     require_engine()
-    if env_file == ENV_FILE:
+    project = project or Project()
+    if project.env_file == ENV_FILE:
         ensure_env_file()
-    names = " ".join(f"-f {f}" for f in files)
-    env = {**host_ids(), **kwargs.pop("env", {})}
-    with c.cd(ROOT):
-        return run(c, f"docker compose {names} --env-file {shlex.quote(rel(env_file))} {args}", env=env, **kwargs)
+    with c.cd(project.directory):
+        environment = project.environment(env)
+        return run(c, project.shell_command(args), env=environment, replace_env=True, **kwargs)
 
 
 def rel(path: Path) -> str:
@@ -143,7 +117,7 @@ def as_host_user() -> str:
     """`exec`/`run` options: no TTY when there is none, and the app user's uid (the host user's,
     root mapped to 1000), so files a command writes into the bind-mounted repository (startapp,
     migrations) are the host user's. The uid alone: the image then adds its groups."""
-    return f"{'' if TTY else '-T '}--user {host_ids()['APP_UID']}"
+    return f"{'' if TTY else '-T '}--user {Project().settings()['APP_UID']}"
 
 
 def running_services(c) -> set[str]:
@@ -181,7 +155,7 @@ def django(c, args: str, env: dict | None = None, **kwargs):
     host_env = {}
     if not inside_stack():
         say("No Docker engine answers: running on this machine with the settings of .env.")
-        host_env = read_env()
+        host_env = host_settings()
     with c.cd(APP_DIR):
         return run(c, f"{PYTHON} manage.py {args}", env={**host_env, **(env or {})}, **kwargs)
 
@@ -193,10 +167,10 @@ def words(*parts: str) -> str:
     return " ".join(part for part in (*parts, typed) if part)
 
 
-def explain_failure(c, files=DEV_FILES) -> None:
+def explain_failure(c) -> None:
     """After a failed start, say which services failed and why (compose itself only says
     "unhealthy"): each one's state and its last log lines, where the app names the cause."""
-    listing = compose(c, "ps --all --format json", files=files, hide=True, pty=False).stdout.strip()
+    listing = compose(c, "ps --all --format json", hide=True, pty=False).stdout.strip()
     # One JSON object per line; older Compose versions print one array.
     containers = json.loads(listing) if listing.startswith("[") else [json.loads(x) for x in listing.splitlines()]
     for container in containers:
@@ -207,7 +181,7 @@ def explain_failure(c, files=DEV_FILES) -> None:
             say(f"{service} was not started: it waits for a service that failed")
             continue
         say(f"{service} failed: {container['Status']}")
-        compose(c, f"logs --tail 15 --no-log-prefix {service}", files=files, pty=False)
+        compose(c, f"logs --tail 15 --no-log-prefix {service}", pty=False)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -259,7 +233,7 @@ def build(c):
 def up(c):
     """Start the stack (app, db, proxy) and wait until it is healthy; without Docker, a host run."""
     if not engine_answers() and not inside_stack():
-        env = {**read_env(), "DEBUG": "true"}
+        env = {**host_settings(), "DEBUG": "true"}
         django(c, "migrate --noinput", env=env)
         say("Django's development server on http://127.0.0.1:8000 (Ctrl-C stops it)")
         django(c, "runserver 127.0.0.1:8000", env=env)
@@ -273,8 +247,7 @@ def up(c):
     except Exit:
         explain_failure(c)
         raise
-    # As compose reads it: this shell's value wins over .env's.
-    port = os.environ.get("PROXY_PORT") or read_env().get("PROXY_PORT") or "8000"
+    port = Project().settings().get("PROXY_PORT") or "8000"
     say(f"The stack is up: http://127.0.0.1:{port}/ (admin: http://127.0.0.1:{port}/admin/)")
 
 
@@ -352,16 +325,15 @@ def psql(c):
     if inside_stack():
         run(c, 'psql "$DATABASE_URL"', hint="Install the PostgreSQL client, or run inv psql on the host.")
         return
-    env = read_env()
+    settings = Project().settings()
     tty = "" if TTY else "-T"
-    compose(c, f"exec {tty} db psql -U {env.get('POSTGRES_USER', 'app')} {env.get('POSTGRES_DB', 'app')}")
+    compose(c, f"exec {tty} db psql -U {settings.get('POSTGRES_USER', 'app')} {settings.get('POSTGRES_DB', 'app')}")
 
 
 # --------------------------------------------------------------------------- deployment
 
 DEPLOY_ENV = ROOT / ".env.deploy"
 DEPLOY_EXAMPLE = ROOT / ".env.deploy.example"
-DEPLOY_FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml")
 SWARM_FILE = "compose/compose.swarm.yaml"
 # With MEDIA_STORAGE=s3: the bucket's keys as Docker secrets too.
 SWARM_S3_FILE = "compose/compose.swarm-s3.yaml"
@@ -444,40 +416,37 @@ class Deployment:
         if ca and not ca.startswith("https://"):
             raise Exit(f"ACME_CA={ca} in {where} is not an https:// URL of an ACME directory.", 1)
 
-    def compose(self, c, args: str, files=(), env: dict | None = None, **kwargs):
-        """`docker compose` on the deployment (its files, or the given ones); its env file wins
-        over this shell's variables."""
-        env = {**self.settings, **(env or {})}
-        files = self.model_files(files or self.files, env)
-        return compose(c, f"-p {self.name} {args}", files=files, env_file=self.env_file, env=env, **kwargs)
+    def project(self, files: tuple[str, ...] = (), env: dict | None = None) -> Project:
+        """The deployment's compose project: its files (or the given ones), its env file, and
+        `env`'s values over the env file's (an image tag, the names of swarm secrets)."""
+        project = Project(files or self.files, self.env_file, self.name, env or {})
+        return dataclasses.replace(project, files=self.model_files(project))
 
-    def model_files(self, files: tuple[str, ...], env: dict) -> tuple[str, ...]:
+    def compose(self, c, args: str, files: tuple[str, ...] = (), env: dict | None = None, **kwargs):
+        """`docker compose ARGS` on the deployment (its files, or the given ones)."""
+        return compose(c, args, self.project(files, env), **kwargs)
+
+    def model_files(self, project: Project) -> tuple[str, ...]:
         """The compose files, as they are; with the TLS front, the model compose makes of them
         less the proxy's published port, in a file of its own: the proxy is then reached through
         the front only. (compose.yaml publishes it, and in plain YAML a later file cannot take a
         port away; compose's `!reset` is a tag other tools that read compose files refuse.)"""
         if not self.domain:
-            return files
-        names = [x for f in files for x in ("-f", f)]
-        command = ["docker", "compose", "-p", self.name, *names, "--env-file", rel(self.env_file), "config"]
-        rendered = subprocess.run(
-            [*command, "--format", "json"], cwd=ROOT, env={**os.environ, **host_ids(), **env}, capture_output=True
-        )
+            return project.files
+        rendered = project.run("config", "--format", "json", capture_output=True)
         if rendered.returncode:
-            raise Exit(f"Failed: {shlex.join(command)}\n{rendered.stderr.decode().strip()}", 1)
+            raise Exit(f"Failed: {shlex.join(project.command('config'))}\n{rendered.stderr.decode().strip()}", 1)
         model = json.loads(rendered.stdout)
         model["services"]["proxy"].pop("ports", None)
-        path = Path(self.rendered.name) / f"{hashlib.sha256(' '.join(files).encode()).hexdigest()[:12]}.json"
+        path = Path(self.rendered.name) / f"{hashlib.sha256(' '.join(project.files).encode()).hexdigest()[:12]}.json"
         path.write_text(json.dumps(model))
         return (str(path),)
 
     def stream(self, *args: str, stdin=None, stdout=None, hint: str = "") -> None:
         """`docker compose ARGS` with binary data on stdin or stdout (a dump, a tar), echoed first."""
-        env = {**os.environ, **host_ids(), **self.settings}
-        files = [x for f in self.model_files(self.files, env) for x in ("-f", f)]
-        command = ["docker", "compose", "-p", self.name, *files, "--env-file", rel(self.env_file), *args]
-        print(" ".join(shlex.quote(word) for word in command), flush=True)
-        result = subprocess.run(command, stdin=stdin, stdout=stdout, cwd=ROOT, env=env)
+        project = self.project()
+        print(shlex.join(project.command(*args)), flush=True)
+        result = project.run(*args, stdin=stdin, stdout=stdout)
         if result.returncode:
             failed = f"Failed (exit {result.returncode}): docker compose {shlex.join(args)}"
             raise Exit(failed + (f"\nHint: {hint}" if hint else ""), 1)
