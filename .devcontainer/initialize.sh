@@ -19,10 +19,11 @@ if [ "$uid" = 0 ]; then
   gid=1000
 fi
 
+# The ids first: where a name is set twice compose takes the later value, so APP_UID/APP_GID
+# set in .env win, as with the inv tasks (workspace/compose.py).
 {
   echo "# Written from ../.env by .devcontainer/initialize.sh at each start: edit ../.env instead."
+  echo "APP_UID=$uid"
+  echo "APP_GID=$gid"
   cat .env
-  echo
-  grep -q '^APP_UID=' .env || echo "APP_UID=$uid"
-  grep -q '^APP_GID=' .env || echo "APP_GID=$gid"
 } >compose/.env
