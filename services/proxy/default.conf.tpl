@@ -1,11 +1,11 @@
-# nginx site config; run.sh renders it to /etc/nginx/conf.d/default.conf,
-# replacing only the dollar-brace variables (LISTEN_PORT, APP_HOST, APP_PORT,
-# CLIENT_MAX_BODY_SIZE, RESOLVER, FRONT_LISTEN, TRUST_FORWARDED_PROTO). Plain
-# $variables are nginx's own.
+# nginx site config; the image's entrypoint renders it at start (the Dockerfile
+# says where), replacing only the dollar-brace variables (LISTEN_PORT, APP_HOST,
+# APP_PORT, CLIENT_MAX_BODY_SIZE, TRUST_FORWARDED_PROTO, NGINX_LOCAL_RESOLVERS).
+# Plain $variables are nginx's own.
 
 # The app's address is looked up per request (see uwsgi_pass below), so a
 # recreated app container is found again without restarting nginx.
-resolver ${RESOLVER} valid=10s ipv6=off;
+resolver ${NGINX_LOCAL_RESOLVERS} valid=10s ipv6=off;
 
 # Security headers (security_headers.conf): nginx's value unless the app sent
 # its own; an empty value makes add_header send nothing.
@@ -41,15 +41,15 @@ map $sent_http_content_type $media_content_disposition {
 
 # X-Forwarded-Proto for the app. The deployment's TLS front (compose.https.yaml)
 # comes over its UNIX socket and is trusted. Over TCP a client's value is kept
-# only while TRUST_FORWARDED_PROTO is on (1: a front of your own on this host's
+# only while TRUST_FORWARDED_PROTO is true (a front of your own on this host's
 # loopback); else, and when there is none, this proxy's own scheme is sent.
 map $server_addr $trusted_front {
-    "~^unix:" 1;
-    default   ${TRUST_FORWARDED_PROTO};
+    "~^unix:" true;
+    default   "${TRUST_FORWARDED_PROTO}";
 }
 map "$trusted_front:$http_x_forwarded_proto" $forwarded_proto {
-    "~^1:(?<proto>https?)$" $proto;
-    default                 $scheme;
+    "~^true:(?<proto>https?)$" $proto;
+    default                    $scheme;
 }
 
 gzip on;
@@ -65,7 +65,8 @@ server_tokens off;
 
 server {
     listen ${LISTEN_PORT} default_server;
-    ${FRONT_LISTEN}
+    # The TLS front's UNIX socket, when FRONT_SOCKET names one (front-socket.sh).
+    include /tmp/front-socket.conf;
     server_name _;
 
     client_max_body_size ${CLIENT_MAX_BODY_SIZE};
