@@ -7,10 +7,11 @@ so when the tests run as root, the server runs as the unprivileged `postgres` us
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.support import free_port
 
 
 def find_binaries() -> Path | None:
@@ -22,12 +23,6 @@ def find_binaries() -> Path | None:
         if Path(folder, "initdb").exists() and Path(folder, "pg_ctl").exists():
             return Path(folder)
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ThrowawayPostgres:
@@ -51,10 +46,14 @@ class ThrowawayPostgres:
         subprocess.run(cmd, check=True, capture_output=True, text=True)
 
     def start(self) -> "ThrowawayPostgres":
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
-        # fsync off: the data is thrown away, and the run is faster.
-        options = f"-F -p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        try:
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+            # fsync off: the data is thrown away, and the run is faster.
+            options = f"-F -p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+            self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
         return self
 
     def stop(self) -> None:

@@ -52,7 +52,7 @@ def unreachable_database(django_db_blocker):
     Restored afterwards."""
     from django.db import connection
 
-    from tests.throwaway_postgres import free_port
+    from tests.support import free_port
 
     if connection.vendor == "sqlite":
         pytest.skip("needs a database server (the run uses SQLite)")

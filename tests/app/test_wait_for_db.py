@@ -5,7 +5,7 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.throwaway_postgres import free_port
+from tests.support import free_port
 
 
 def test_returns_at_once_on_a_live_database(db, capsys):

@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from tests.stack.conftest import Stack, admin_session
+from tests.stack.support import Stack, admin_session
 
 
 def inspect(stack: Stack, service: str) -> dict:

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.stack.conftest import admin_session
+from tests.stack.support import admin_session
 
 pytestmark = pytest.mark.stack
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tests.stack.conftest import ROOT
 from tests.stack.probes import inspect, logs
+from workspace.compose import ROOT
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 

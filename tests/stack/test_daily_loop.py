@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.stack.conftest import DEV_FILES, ROOT, fresh_clone, tear_down
-from tests.throwaway_postgres import free_port
+from tests.stack.support import clone_project, fresh_clone, inv, tear_down
+from tests.support import free_port
 
 pytestmark = pytest.mark.stack
 
@@ -75,9 +75,8 @@ class Workspace:
         )
 
     def compose(self, *args: str) -> str:
-        names = [x for f in DEV_FILES for x in ("-f", f)]
-        command = ["docker", "compose", "-p", self.project, *names, "--env-file", ".env", *args]
-        return subprocess.run(command, cwd=self.path, capture_output=True, text=True, check=True).stdout
+        project = clone_project(self.project, self.path)
+        return project.run(*args, capture_output=True, text=True, check=True).stdout
 
     def get(self, path: str) -> requests.Response:
         return requests.get(f"http://127.0.0.1:{self.port}{path}", timeout=30)
@@ -103,18 +102,14 @@ def workspace():
 
 
 def test_inv_test_help_shows_the_tasks_own_help():
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", "test", "--help"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = inv("test", "--help")
     assert result.returncode == 0, result.stderr
     assert "Run the Django tests" in result.stdout and "--keyword" in result.stdout
     assert "usage: pytest" not in result.stdout
 
 
 def test_a_task_flag_is_never_passed_on_to_pytest():
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", "test", "--no-such-flag"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = inv("test", "--no-such-flag")
     assert result.returncode != 0
     assert "--no-such-flag" in result.stderr and "pytest" not in result.stdout + result.stderr
 

@@ -10,7 +10,8 @@ import textwrap
 import pytest
 import requests
 
-from tests.stack.conftest import BEHIND_TLS, DEPLOY_FILES, ROOT, Stack, inv, remove_images
+from tests.stack.support import BEHIND_TLS, Stack, remove_images
+from workspace.compose import DEPLOY_FILES, ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -27,7 +28,7 @@ def deploy_stack(tmp) -> Stack:
 def deployed(built_images, stack_tmp):
     stack = deploy_stack(stack_tmp)
     try:
-        result = inv("deploy", "--env-file", str(stack.env_file))
+        result = stack.inv("deploy")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         yield stack
     finally:
@@ -53,7 +54,7 @@ def test_deploy_refuses_a_missing_or_example_secret_or_debug_in_one_line(stack_t
     for name, value in change.items():
         stack.env.pop(name) if value is None else stack.env.update({name: value})
     stack.write_env()
-    result = inv("deploy", "--env-file", str(stack.env_file), timeout=60)
+    result = stack.inv("deploy", timeout=60)
     assert result.returncode == 1
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), lines
@@ -122,21 +123,21 @@ def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_
     contents = [get(deployed, url).content for url in urls]
     assert [len(c) for c in contents] == [5003, 5003]
 
-    backup = inv("backup", "--env-file", str(deployed.env_file))
+    backup = deployed.inv("backup")
     assert backup.returncode == 0, backup.stdout + backup.stderr
     folder = ROOT / re.search(r"Backed up \S+ to (backups/\S+)/", backup.stdout).group(1)
     try:
         # An emptied stack: new volumes, a database with the tables and no rows.
         deployed.compose("down", "--volumes", "--timeout", "10")
-        redeploy = inv("deploy", "--env-file", str(deployed.env_file))
+        redeploy = deployed.inv("deploy")
         assert redeploy.returncode == 0, redeploy.stdout[-3000:]
         assert "Restored todo" not in get(deployed, "/").text
         assert get(deployed, urls[0]).status_code == 404
 
-        refused = inv("restore", str(folder), "--env-file", str(deployed.env_file))
+        refused = deployed.inv("restore", str(folder))
         assert refused.returncode == 1 and "Add --yes" in refused.stderr
 
-        restore = inv("restore", str(folder), "--yes", "--env-file", str(deployed.env_file))
+        restore = deployed.inv("restore", str(folder), "--yes")
         assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
         page = get(deployed, "/").text
         assert "Restored todo 0" in page and "Restored todo 1" in page

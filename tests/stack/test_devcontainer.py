@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.stack.conftest import ROOT, fresh_clone, tear_down
-from tests.throwaway_postgres import free_port
+from tests.stack.support import fresh_clone, tear_down
+from tests.support import free_port
+from workspace.compose import ROOT
 
 pytestmark = [
     pytest.mark.stack,

@@ -3,8 +3,9 @@ and the rest of the site keeps working. The stack's media volume is a 64 KiB tmp
 
 import pytest
 
-from tests.stack.conftest import BASE, Stack
 from tests.stack.probes import add_todo, attachment_url, media_files, stored_titles
+from tests.stack.support import Stack
+from workspace.compose import BASE_FILES
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 
@@ -13,7 +14,7 @@ KEPT = b"k" * 40_000
 
 @pytest.fixture(scope="module")
 def stack(built_images, stack_tmp):
-    running = Stack(stack_tmp, files=(*BASE, "tests/stack/compose.small-media.yaml"))
+    running = Stack(stack_tmp, files=(*BASE_FILES, "tests/stack/compose.small-media.yaml"))
     try:
         running.up()
         yield running

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.stack.conftest import ROOT
 from tests.stack.probes import inspect
+from workspace.compose import ENV_EXAMPLE, read_env
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 
@@ -36,10 +36,7 @@ def test_database_files_are_not_world_readable(stack):
 
 def secrets_of(stack) -> dict[str, str]:
     """The stack's secret values, and the development ones of .env.example."""
-    example = dict(
-        line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines() if line[:1].isalpha()
-    )
-    sources = {"stack's": stack.env, "development": example}
+    sources = {"stack's": stack.env, "development": read_env(ENV_EXAMPLE)}
     names = ("SECRET_KEY", "POSTGRES_PASSWORD")
     return {f"{where} {name}": values[name] for name in names for where, values in sources.items()}
 

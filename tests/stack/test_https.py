@@ -12,19 +12,15 @@ import time
 import pytest
 import requests
 
-from tests.stack.conftest import Stack, inv, remove_images
-from tests.throwaway_postgres import free_port
+from tests.stack.support import Stack, remove_images
+from tests.support import free_port
+from workspace.compose import DEPLOY_FILES
 
 pytestmark = pytest.mark.stack
 
 DOMAIN = "site.test"
 PEBBLE = "ghcr.io/letsencrypt/pebble:2.8.0"
-HTTPS_FILES = (
-    "compose/compose.yaml",
-    "compose/compose.deploy.yaml",
-    "compose/compose.https.yaml",
-    "tests/stack/compose.pebble.yaml",
-)
+HTTPS_FILES = (*DEPLOY_FILES, "compose/compose.https.yaml", "tests/stack/compose.pebble.yaml")
 
 
 class Site:
@@ -100,7 +96,7 @@ def site(built_images, stack_tmp):
     stack.write_env()
     try:
         started = time.monotonic()
-        result = inv("deploy", "--env-file", str(stack.env_file), "--override", "tests/stack/compose.pebble.yaml")
+        result = stack.inv("deploy", "--override", "tests/stack/compose.pebble.yaml")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert f"https://{DOMAIN}/" in result.stdout.splitlines()[-1]
         management = f"https://127.0.0.1:{stack.env['PEBBLE_MANAGEMENT_PORT']}/roots/0"
@@ -169,7 +165,7 @@ def test_a_redeploy_reuses_the_stored_certificate(site):
     started = time.monotonic()
     # Every container removed, the volumes kept: the redeploy starts a new front on them.
     site.stack.compose("down", "--timeout", "10")
-    result = inv("deploy", "--env-file", str(site.stack.env_file), "--override", "tests/stack/compose.pebble.yaml")
+    result = site.stack.inv("deploy", "--override", "tests/stack/compose.pebble.yaml")
     assert result.returncode == 0, result.stdout[-3000:]
     wait_for_certificate(site, timeout=60)
     print(f"redeploy with the stored certificate: {time.monotonic() - started:.1f}s")
@@ -193,7 +189,7 @@ def test_deploy_refuses_a_malformed_domain_or_email_in_one_line(stack_tmp, setti
     stack = Stack(stack_tmp, files=HTTPS_FILES, ALLOWED_HOSTS=DOMAIN, **settings)
     stack.env.update(COMPOSE_PROJECT_NAME=stack.project)
     stack.write_env()
-    result = inv("deploy", "--env-file", str(stack.env_file), timeout=60)
+    result = stack.inv("deploy", timeout=60)
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert result.returncode == 1
     assert len(lines) == 1 and lines[0].startswith(message), lines

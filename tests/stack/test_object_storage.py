@@ -11,12 +11,13 @@ import time
 
 import pytest
 
-from tests.stack.conftest import ROOT, Stack, inv
 from tests.stack.probes import add_todo, attachment_url, media_files, stored_titles
+from tests.stack.support import Stack
+from workspace.compose import DEPLOY_FILES, ROOT
 
 pytestmark = pytest.mark.stack
 
-FILES = ("compose/compose.yaml", "compose/compose.deploy.yaml", "tests/stack/compose.seaweedfs.yaml")
+FILES = (*DEPLOY_FILES, "tests/stack/compose.seaweedfs.yaml")
 PNG = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(300_000)
 MEDIA_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
@@ -135,14 +136,10 @@ def test_while_the_store_is_down_uploads_get_503_and_store_nothing_then_it_recov
     assert stack.get(attachment_url(stack, "after.png")).content == PNG
 
 
-def inv_on(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    return inv(*args, "--env-file", str(stack.env_file))
-
-
 def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replaces_nothing(stack):
     assert add_todo(stack, "kept", files={"attachment": ("kept.png", PNG)}).status_code == 302
     url = attachment_url(stack, "kept.png")
-    backup = inv_on(stack, "backup")
+    backup = stack.inv("backup")
     assert backup.returncode == 0, backup.stdout[-3000:] + backup.stderr[-3000:]
     folder = ROOT / re.search(r"Backed up \S+ to (backups/\S+)/", backup.stdout).group(1)
     try:
@@ -157,13 +154,13 @@ def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replace
         archive = (folder / "media.tar").read_bytes()
         (broken / "media.tar").write_bytes(archive[: len(archive) // 2])
         try:
-            failed = inv_on(stack, "restore", str(broken), "--yes")
+            failed = stack.inv("restore", str(broken), "--yes")
         finally:
             shutil.rmtree(broken)
         assert failed.returncode == 1 and "nothing replaced" in failed.stderr, failed.stderr[-2000:]
         assert stack.get(url).status_code == 404 and len(objects(stack)) == len(kept), "nothing was replaced"
 
-        restore = inv_on(stack, "restore", str(folder), "--yes")
+        restore = stack.inv("restore", str(folder), "--yes")
         assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
         assert objects(stack) == kept
         assert stack.get(url).content == PNG
@@ -184,7 +181,7 @@ def test_a_missing_bucket_setting_stops_the_app_and_the_deploy_in_one_line_namin
     settings = stack.env_file.read_text()
     try:
         stack.env_file.write_text(settings.replace("AWS_STORAGE_BUCKET_NAME=media\n", ""))
-        refused = inv_on(stack, "deploy")
+        refused = stack.inv("deploy")
     finally:
         stack.env_file.write_text(settings)
     lines = (refused.stdout + refused.stderr).strip().splitlines()

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from tests.stack.conftest import csrf_post
 from tests.stack.probes import add_todo, attachment_url, logged_in
+from tests.stack.support import csrf_post
 
 pytestmark = pytest.mark.stack
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.stack.conftest import Stack
 from tests.stack.probes import add_todo, attachment_url, logs
+from tests.stack.support import Stack
 
 pytestmark = pytest.mark.stack
 

@@ -4,7 +4,7 @@ hosts only; a stack that was running here before the suite still works after it.
 
 import pytest
 
-from tests.stack.conftest import swarm_state
+from tests.stack.support import swarm_state
 
 pytestmark = pytest.mark.stack
 

@@ -12,8 +12,9 @@ import textwrap
 import pytest
 import requests
 
-from tests.stack.conftest import BEHIND_TLS, ROOT, Stack, inv
-from tests.stack.fleet.conftest import PROXY_PORT, RemoteStack, build_images, load_images, run_images
+from tests.stack.fleet.support import PROXY_PORT, RemoteStack, build_images, load_images, run_images
+from tests.stack.support import BEHIND_TLS, Stack
+from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -110,7 +111,7 @@ def test_todos_and_media_survive_an_engine_restart(remote):
 
 def test_deploy_to_a_host_that_does_not_answer_says_so_in_one_line(stack_tmp):
     stack = Stack(stack_tmp)
-    result = inv("deploy", "--host", "ssh://root@127.0.0.1:1", "--env-file", str(stack.env_file), timeout=60)
+    result = stack.inv("deploy", "--host", "ssh://root@127.0.0.1:1", timeout=60)
     assert result.returncode == 1
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert lines == ["No Docker engine answers at ssh://root@127.0.0.1:1: check the address or `docker context ls`."]

@@ -16,12 +16,12 @@ import uuid
 import pytest
 import requests
 
-from tests.stack.conftest import ROOT
-from tests.stack.fleet.conftest import RemoteStack, build_images, load_images, run_images
+from tests.stack.fleet.support import RemoteStack, build_images, load_images, run_images
+from tests.stack.support import BEHIND_TLS
+from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
 
-BEHIND_TLS = {"X-Forwarded-Proto": "https"}
 # Past nginx's 5s connect timeout to an app replica that went away: the proxy then tries another.
 REQUEST_TIMEOUT = 10
 

@@ -1,0 +1,59 @@
+"""Which database the Django tests use, for every run of this repository's pytest (tests/ and the
+apps' own tests under services/app; pyproject.toml loads this plugin with `-p`). DATABASE_URL if
+set (the stack's db service, where `inv test` runs them); else a throwaway PostgreSQL server from
+the local binaries; else the embedded SQLite default. The pytest header says which.
+
+The server's URL goes into DATABASE_URL before pytest-django loads the settings, which read it as
+they read any DATABASE_URL: a hook of a plugin, as a conftest is loaded only after the settings."""
+
+import os
+import subprocess
+
+import pytest
+
+from tests.throwaway_postgres import ThrowawayPostgres, find_binaries
+
+note_key = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    if not early_config.pluginmanager.hasplugin("django"):
+        return  # a run without Django (`-p no:django`)
+    early_config.stash[note_key] = choose_database(early_config)
+
+
+def choose_database(config: pytest.Config) -> str:
+    """Sets DATABASE_URL to the throwaway server's when there is none and the server starts;
+    returns where the database comes from, for the header."""
+    if os.environ.get("DATABASE_URL"):
+        return "from DATABASE_URL"
+    bindir = find_binaries()
+    if bindir is None:
+        return "no DATABASE_URL and no PostgreSQL binaries (initdb, pg_ctl) found"
+    try:
+        server = ThrowawayPostgres(bindir).start()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return f"the throwaway PostgreSQL did not start ({detail.strip()[:200]})"
+
+    def stop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        server.stop()
+
+    config.add_cleanup(stop)
+    os.environ["DATABASE_URL"] = server.url
+    return f"a throwaway server from {bindir}"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if note_key not in config.stash:
+        return None
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"database: SQLite ({db['NAME']}), {config.stash[note_key]}"
+    return f"database: PostgreSQL at {db['HOST']}:{db['PORT'] or 5432}, {config.stash[note_key]}"

@@ -1,0 +1,149 @@
+"""What the fleet tests share besides fixtures: a fleet host (`Host`), the images it needs, and
+a deploy stack on one (`RemoteStack`). conftest.py describes the fleet."""
+
+import contextlib
+import re
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.stack.support import Stack
+from tests.support import free_port
+from workspace.compose import BASE_FILES, DEPLOY_FILES, ROOT
+
+# The proxy's port on every host: a swarm publishes it on the host's own interfaces, which the
+# fleet container publishes on a loopback port of this machine.
+PROXY_PORT = 8000
+
+
+def run(*command: str, check=True, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+class Host:
+    """One fleet host: its container here, its engine over ssh."""
+
+    def __init__(self, container: str):
+        self.container = container
+        self.ssh_port = self.published(22)
+        self.http_port = self.published(PROXY_PORT)
+
+    def published(self, port: int) -> int:
+        return int(run("docker", "port", self.container, f"{port}/tcp").stdout.split(":")[-1])
+
+    @property
+    def address(self) -> str:
+        return f"ssh://root@127.0.0.1:{self.ssh_port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def docker(self, *args: str, check=True, timeout=300) -> str:
+        """`docker ARGS` on the host's engine."""
+        return run("docker", "-H", self.address, *args, check=check, timeout=timeout).stdout
+
+    def shell(self, script: str, check=True) -> str:
+        """A shell command in the host itself (its processes, not its containers)."""
+        return run("docker", "exec", self.container, "sh", "-c", script, check=check).stdout
+
+    def engine_answers(self) -> bool:
+        return run("docker", "-H", self.address, "info", check=False, timeout=30).returncode == 0
+
+    def wait_for_engine(self, timeout=60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.engine_answers():
+            assert time.monotonic() < deadline, f"the engine of {self.container} did not answer within {timeout}s"
+            time.sleep(0.5)
+
+    def restart_engine(self) -> None:
+        """Stops dockerd as a service manager would (SIGTERM); the host starts it again."""
+        self.shell("pkill -x dockerd; while pgrep -x dockerd >/dev/null; do sleep 0.2; done")
+        self.wait_for_engine()
+
+    def kill(self) -> None:
+        """The host fails at once, as on a power cut."""
+        run("docker", "kill", self.container)
+
+    @contextlib.contextmanager
+    def tunnel(self, remote_port: int):
+        """A loopback port of this machine forwarded over ssh to the host's own loopback port."""
+        local = free_port()
+        forward = f"127.0.0.1:{local}:127.0.0.1:{remote_port}"
+        command = ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-L", forward, "-p", str(self.ssh_port)]
+        process = subprocess.Popen([*command, "root@127.0.0.1"], stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                assert process.poll() is None, f"ssh -L failed: {process.stderr.read().decode()}"
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", local), timeout=1):
+                    break
+                assert time.monotonic() < deadline, "the ssh tunnel did not open within 20s"
+                time.sleep(0.2)
+            yield local
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def build_images() -> tuple[str, ...]:
+    """The registry images the stack's Dockerfiles start from (FROM, less their own stages)."""
+    images, stages = set(), set()
+    for dockerfile in sorted((ROOT / "services").glob("*/Dockerfile")):
+        for source, stage in re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", dockerfile.read_text(), re.M | re.I):
+            images |= {source} - stages
+            stages.add(stage)
+    return tuple(sorted(images))
+
+
+def run_images() -> tuple[str, ...]:
+    """The registry images compose.yaml runs as they are (the database's)."""
+    return tuple(re.findall(r"^\s+image:\s*([^\s$]+)\s*$", (ROOT / BASE_FILES[0]).read_text(), re.M))
+
+
+def load_images(hosts: list[Host], images: tuple[str, ...]) -> None:
+    """Gives the hosts these images from this engine (pulled here first if missing): hosts may
+    reach no registry. One archive, loaded by all hosts that lack one of them, at once."""
+    hosts = [
+        host for host in hosts if run("docker", "-H", host.address, "image", "inspect", *images, check=False).returncode
+    ]
+    if not hosts:
+        return
+    for image in images:
+        if run("docker", "image", "inspect", image, check=False).returncode:
+            run("docker", "pull", image, timeout=600)
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "images.tar"
+        run("docker", "save", "--output", str(archive), *images)
+        loads = []
+        for host in hosts:
+            with archive.open("rb") as source:
+                loads.append(
+                    subprocess.Popen(
+                        ["docker", "exec", "-i", host.container, "docker", "load"],
+                        stdin=source,
+                        stdout=subprocess.DEVNULL,
+                    )
+                )
+        for load in loads:
+            assert load.wait(timeout=300) == 0, "docker load on a fleet host failed"
+
+
+class RemoteStack(Stack):
+    """A deploy stack (compose.deploy.yaml) on a fleet host: compose talks to its engine over ssh."""
+
+    def __init__(self, tmp: Path, host: Host, **settings):
+        super().__init__(tmp, files=DEPLOY_FILES, HTTPS="true", PROXY_PORT=str(PROXY_PORT), **settings)
+        self.host = host
+        self.overrides = {"DOCKER_HOST": host.address}
+        self.env.update(COMPOSE_PROJECT_NAME=self.project, IMAGE_PREFIX=self.env.get("IMAGE_PREFIX", self.project))
+        self.write_env()
+
+    def inv(self, *args: str, timeout=600) -> subprocess.CompletedProcess:
+        """`inv ARGS --host <this host> --env-file <this stack's>`."""
+        return super().inv(*args, "--host", self.host.address, timeout=timeout)
