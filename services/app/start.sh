@@ -20,7 +20,7 @@ for volume in "$MEDIA_ROOT" "$STATIC_ROOT"; do
     fi
 done
 
-python manage.py wait_for_db --timeout "${DB_WAIT_TIMEOUT:-60}"
+python manage.py wait_for_db
 # Off in deployments, where `inv deploy` migrates once rather than every replica at start.
 if [ "${MIGRATE_ON_START:-true}" = true ]; then
     python manage.py migrate --noinput
@@ -39,6 +39,12 @@ if [ "${DEBUG:-false}" != true ]; then
             -o -name "*.json" -o -name "*.map" \) -exec gzip -9 --keep --force {} +
     '
 fi
+
+# uWSGI reads every UWSGI_* variable as an option, and an empty one as an empty value (no
+# workers, no timeout): empty counts as unset, so uwsgi.ini's default applies.
+for name in $(env | sed -n 's/^\(UWSGI_[A-Z_]*\)=$/\1/p'); do
+    unset "$name"
+done
 
 # exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
 exec uwsgi --ini uwsgi.ini

@@ -1,7 +1,6 @@
 """What the stack tests share besides fixtures: a compose project of a test (`Stack`, through
 workspace/compose.py), `inv` as a user runs it, a logged-in admin, a fresh clone and its teardown."""
 
-import re
 import secrets
 import shlex
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support import free_port
+from tests.support import first_group, free_port
 from workspace.compose import BASE_FILES, DEV_FILES, ROOT, Project
 
 # What a TLS-terminating front in front of the proxy adds to every request.
@@ -23,12 +22,17 @@ BEHIND_TLS = {"X-Forwarded-Proto": "https"}
 def inv(*args: str, timeout=600) -> subprocess.CompletedProcess:
     """`inv ARGS` in the repository, as a user runs it; its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
 class Stack:
     """One compose project: its files, its env file, its published port."""
+
+    # Set by the tests that need them: the test user's session (probes.logged_in), and the
+    # engine's swarm state when the suite started (the bystander).
+    user_session: requests.Session | None = None
+    swarm_state = ""
 
     def __init__(self, tmp: Path, files=BASE_FILES, **settings):
         self.project = f"test-{uuid.uuid4().hex[:8]}"
@@ -92,8 +96,8 @@ class Stack:
     def container(self, service: str) -> str:
         return self.compose("ps", "--all", "-q", service).stdout.strip()
 
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return requests.get(self.url + path, timeout=30, **kwargs)
+    def get(self, path: str, timeout: float = 30, **kwargs) -> requests.Response:
+        return requests.get(self.url + path, timeout=timeout, **kwargs)
 
     def wait_for(self, path="/healthz", status=200, timeout=60) -> float:
         """Seconds until `path` answers `status` through the proxy."""
@@ -111,15 +115,18 @@ class Stack:
 def remove_images(stack: Stack) -> None:
     """The images a deploy built for the stack (named after its project)."""
     images = subprocess.run(
-        ["docker", "image", "ls", "-q", "--filter", f"reference={stack.project}-*"], capture_output=True, text=True
+        ["docker", "image", "ls", "-q", "--filter", f"reference={stack.project}-*"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     if images:
-        subprocess.run(["docker", "image", "rm", "--force", *set(images)], capture_output=True)
+        subprocess.run(["docker", "image", "rm", "--force", *set(images)], capture_output=True, check=False)
 
 
 def swarm_state() -> str:
     return subprocess.run(
-        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True
+        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True, check=True
     ).stdout.strip()
 
 
@@ -147,14 +154,15 @@ def admin_session(stack: Stack, username="admin", password=None) -> requests.Ses
         headers={"Referer": stack.url + "/admin/login/"},
         timeout=30,
     )
-    assert response.status_code == 200 and "Log out" in response.text, response.text[:1000]
+    assert response.status_code == 200, response.text[:1000]
+    assert "Log out" in response.text, response.text[:1000]
     return session
 
 
 def csrf_post(session: requests.Session, stack: Stack, path: str, **kwargs) -> requests.Response:
     """GET the form for its CSRF token, then POST to it."""
     page = session.get(stack.url + path, timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    token = first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     data = {**kwargs.pop("data", {}), "csrfmiddlewaretoken": token}
     headers = {"Referer": stack.url + path}
     return session.post(stack.url + path, data=data, headers=headers, timeout=60, allow_redirects=False, **kwargs)
@@ -198,12 +206,12 @@ def tear_down(project: str, workspace: Path) -> list[str]:
     )
 
     def listed(*command: str) -> list[str]:
-        result = subprocess.run(["docker", *command], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(["docker", *command], capture_output=True, text=True, timeout=60, check=True)
         return result.stdout.split()
 
     images = listed("images", "--format", "{{.Repository}}", "--filter", f"reference={project}-*")
     if images:
-        subprocess.run(["docker", "image", "rm", *images], capture_output=True, timeout=120)
+        subprocess.run(["docker", "image", "rm", *images], capture_output=True, timeout=120, check=False)
     label = f"label=com.docker.compose.project={project}"
     return (
         listed("ps", "--all", "--quiet", "--filter", label)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.stack.probes import inspect, logs
-from workspace.compose import ROOT
+from tests.stack.support import fresh_clone
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 
@@ -69,19 +69,32 @@ def test_unreachable_database_host_stops_the_app_after_the_wait_naming_the_host(
     assert 'could not translate host name "db"' in cause
 
 
-def test_inv_up_names_the_failed_service_and_shows_why(stack):
-    """`inv up` on the development stack of this project, with the wrong database password."""
-    env_file = ROOT / ".env"
-    made_env_file = not env_file.exists()
-    env = {**os.environ, **stack.env, "COMPOSE_PROJECT_NAME": stack.project, "POSTGRES_PASSWORD": WRONG_PASSWORD}
+def test_an_empty_setting_counts_as_unset(stack):
+    """`NAME=` in .env gives the default (stated once, where it is read), never an empty value."""
+    empty = {"UWSGI_PROCESSES": "", "UWSGI_HARAKIRI": "", "CONN_MAX_AGE": "", "DB_WAIT_TIMEOUT": ""}
+    with settings(stack, **empty):
+        stack.compose("up", "--detach", "--wait")
+        environment = inspect(stack, "app")["Config"]["Env"]
+        assert "UWSGI_PROCESSES=" in environment, "compose did not pass the empty value on"
+        stack.wait_for("/")
+        started = "\n".join(logs(stack, "app"))
+    assert "spawned uWSGI worker 2 " in started, started
+    assert "spawned uWSGI worker 3 " not in started, started
+    assert "Configuration error" not in started, started
+
+
+def test_inv_up_names_the_failed_service_and_shows_why(stack, tmp_path):
+    """`inv up` in a copy of the repository whose .env names this stack's project (its database
+    volume) with another database password: the .env a user has, not this checkout's."""
+    copy = fresh_clone(tmp_path / "workspace", os.getuid(), os.getgid())
+    settings = {**stack.env, "COMPOSE_PROJECT_NAME": stack.project, "POSTGRES_PASSWORD": WRONG_PASSWORD}
+    (copy / ".env").write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "invoke", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+            [sys.executable, "-m", "invoke", "up"], cwd=copy, capture_output=True, text=True, timeout=900
         )
     finally:
         subprocess.run(["docker", "image", "rm", "--force", f"{stack.project}-app-dev"], capture_output=True)
-        if made_env_file:
-            env_file.unlink(missing_ok=True)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "==> app failed: Restarting" in output or "==> app failed: Exited" in output, output

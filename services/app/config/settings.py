@@ -6,6 +6,7 @@ with one line naming the variable, instead of a stack trace or an insecure defau
 """
 
 import importlib.util
+import os
 from pathlib import Path
 
 import botocore.config
@@ -17,6 +18,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+# An empty value counts as unset, as compose's ${NAME:-default} has it: `CONN_MAX_AGE=` in .env
+# gives the default instead of an error.
+env.ENVIRON = {name: value for name, value in os.environ.items() if value}
 
 
 def fail(message: str):
@@ -42,6 +46,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 DATABASE_PASSWORD = secret("DATABASE_PASSWORD")
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)
+# How long the app waits for the database at start (wait_for_db) before it gives up.
+DB_WAIT_TIMEOUT = env.float("DB_WAIT_TIMEOUT", default=60)
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

@@ -1,5 +1,6 @@
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
@@ -14,7 +15,12 @@ class Command(BaseCommand):
     help = "Wait until the database answers a real query (not merely an open port)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--timeout", type=float, default=60, help="seconds to wait in all (default 60)")
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=settings.DB_WAIT_TIMEOUT,
+            help="seconds to wait in all (default: DB_WAIT_TIMEOUT, else 60)",
+        )
         parser.add_argument("--interval", type=float, default=1, help="seconds between tries (default 1)")
         parser.add_argument("--database", default="default", help="database alias (default 'default')")
 
