@@ -696,8 +696,9 @@ def lock(c, upgrade=False):
     }
 )
 def bench(c, quick=False, parts=""):
-    """Measure serving speed against gunicorn/WhiteNoise, build time, image size and start-up;
-    results in benchmarks/results/. Settings like UWSGI_THREADS=8 in the environment are used."""
+    """Measure serving speed against gunicorn, Granian, WhiteNoise and a bare nginx, build time,
+    image size and start-up; results in benchmarks/results/. Settings like UWSGI_THREADS=8 in the
+    environment are used."""
     require_engine()
     if not shutil.which("wrk"):
         raise Exit("wrk, the load generator, is missing: install it (sudo apt-get install wrk) and try again.", 1)
@@ -708,6 +709,6 @@ def bench(c, quick=False, parts=""):
         options = ("--quick " if quick else "") + (f"--parts {shlex.quote(parts)}" if parts else "")
         run(
             c,
-            f"{PYTHON} benchmarks/bench.py {options}",
+            f"{PYTHON} -m benchmarks.bench {options}",
             hint="A case failed: its lines above say why; benchmarks/results/ holds what was measured.",
         )
