@@ -601,9 +601,11 @@ MEDIA_IMPORT = {
     "volume": (
         "sh",
         "-c",
-        "set -e; umask 002; cd /vol/web/media; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -; "
-        "find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +; "
-        "find .restoring -mindepth 1 -maxdepth 1 -exec mv {} . ';'; rmdir .restoring",
+        (
+            "set -e; umask 002; cd /vol/web/media; rm -rf .restoring; mkdir .restoring; tar -C .restoring -xf -; "
+            "find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +; "
+            "find .restoring -mindepth 1 -maxdepth 1 -exec mv {} . ';'; rmdir .restoring"
+        ),
     ),
     # The same in the bucket: staged under a prefix, then copied into place (core's media_archive).
     "s3": ("python", "manage.py", "media_archive", "import"),

@@ -10,6 +10,8 @@ import os
 import subprocess
 
 import pytest
+from django.conf import settings
+from django.db import connections
 
 from tests.throwaway_postgres import ThrowawayPostgres, find_binaries
 
@@ -38,8 +40,6 @@ def choose_database(config: pytest.Config) -> str:
         return f"the throwaway PostgreSQL did not start ({detail.strip()[:200]})"
 
     def stop() -> None:
-        from django.db import connections
-
         connections.close_all()
         server.stop()
 
@@ -51,8 +51,6 @@ def choose_database(config: pytest.Config) -> str:
 def pytest_report_header(config: pytest.Config) -> str | None:
     if note_key not in config.stash:
         return None
-    from django.conf import settings
-
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         return f"database: SQLite ({db['NAME']}), {config.stash[note_key]}"

@@ -4,7 +4,6 @@ PostgreSQL refuses to run as root, and pytest-postgresql starts it as the curren
 so when the tests run as root, the server runs as the unprivileged `postgres` user instead.
 """
 
-import glob
 import os
 import shutil
 import subprocess
@@ -19,9 +18,9 @@ def find_binaries() -> Path | None:
     on_path = shutil.which("pg_ctl")
     if on_path and shutil.which("initdb"):
         return Path(on_path).parent
-    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if Path(folder, "initdb").exists() and Path(folder, "pg_ctl").exists():
-            return Path(folder)
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
     return None
 
 

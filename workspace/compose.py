@@ -31,9 +31,9 @@ def read_env(path: Path) -> dict[str, str]:
     """An env file's settings: KEY=value lines, `#` comments, quotes around a value dropped."""
     values: dict[str, str] = {}
     for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
+        setting = line.strip()
+        if setting and not setting.startswith("#") and "=" in setting:
+            key, _, value = setting.partition("=")
             values[key.strip()] = value.strip().strip("'\"")
     return values
 
@@ -59,7 +59,7 @@ def _engine_answers(host: str | None, context: str | None) -> bool:
     if not shutil.which("docker"):
         return False
     try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=False).returncode == 0
     except subprocess.TimeoutExpired:
         return False
 
@@ -106,6 +106,9 @@ class Project:
         inherited = {key: value for key, value in {**host_ids(), **os.environ}.items() if key not in from_file}
         return {**inherited, **self.overrides, **(extra or {})}
 
-    def run(self, *args: str, env: Mapping[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = False, **kwargs
+    ) -> subprocess.CompletedProcess:
         """Run `docker compose ARGS` in the repository (subprocess.run's keywords pass through)."""
-        return subprocess.run(self.command(*args), cwd=self.directory, env=self.environment(env), **kwargs)
+        command = self.command(*args)
+        return subprocess.run(command, cwd=self.directory, env=self.environment(env), check=check, **kwargs)

@@ -17,8 +17,8 @@ TIMEOUT = 5
 
 def host_header():
     """A host the app accepts: the first plain entry of ALLOWED_HOSTS."""
-    for host in os.environ.get("ALLOWED_HOSTS", "").split(","):
-        host = host.strip()
+    for entry in os.environ.get("ALLOWED_HOSTS", "").split(","):
+        host = entry.strip()
         if host and host != "*":
             # ".example.com" allows any subdomain.
             return "www" + host if host.startswith(".") else host

@@ -2,9 +2,11 @@ import importlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import clear_url_caches
 
 import config.urls
+from tests.support import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -50,10 +52,6 @@ def upload():
 def unreachable_database(django_db_blocker):
     """The default connection pointed at a closed port, as if the database server were down.
     Restored afterwards."""
-    from django.db import connection
-
-    from tests.support import free_port
-
     if connection.vendor == "sqlite":
         pytest.skip("needs a database server (the run uses SQLite)")
     saved = dict(connection.settings_dict)

@@ -15,9 +15,11 @@ def test_changelist_searches_and_filters(admin_client):
     Todo.objects.create(title="alpha task")
     Todo.objects.create(title="beta task", done=True)
     page = admin_client.get("/admin/core/todo/", {"q": "alpha"}).content.decode()
-    assert "alpha task" in page and "beta task" not in page
+    assert "alpha task" in page
+    assert "beta task" not in page
     page = admin_client.get("/admin/core/todo/", {"done__exact": "1"}).content.decode()
-    assert "beta task" in page and "alpha task" not in page
+    assert "beta task" in page
+    assert "alpha task" not in page
 
 
 def test_adding_a_todo_with_an_attachment_through_the_admin_stores_the_file(admin_client, media_root, upload):

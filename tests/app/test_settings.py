@@ -19,6 +19,7 @@ def start(**env):
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
 
 

@@ -29,7 +29,8 @@ def test_a_visitor_reads_the_todos_and_gets_the_login_form_instead_of_the_add_fo
     assert response.status_code == 200
     page = response.content.decode()
     assert "Visible todo" in page
-    assert 'action="/login/"' in page and 'name="password"' in page
+    assert 'action="/login/"' in page
+    assert 'name="password"' in page
     assert 'name="title"' not in page
 
 
@@ -43,7 +44,8 @@ def test_an_anonymous_post_gets_403_and_stores_neither_row_nor_file(client, uplo
 
 def test_a_logged_in_user_adds_a_todo_with_its_attachment(user_client, user, upload, media_root):
     page = user_client.get("/").content.decode()
-    assert 'name="title"' in page and "Log out" in page
+    assert 'name="title"' in page
+    assert "Log out" in page
     response = user_client.post("/", {"title": "Posted", "attachment": upload("a.txt", b"abc")})
     assert response.status_code == 302
     todo = Todo.objects.get(title="Posted")
@@ -93,11 +95,13 @@ def test_the_cap_counts_each_users_uploads_of_the_last_24_hours_only(settings, c
 def test_the_login_page_logs_in_and_leads_back_to_the_list(client, user):
     assert client.get("/login/").status_code == 200
     response = client.post("/login/", {"username": "alice", "password": "a-long-password-1"})
-    assert response.status_code == 302 and response.url == "/"
+    assert response.status_code == 302
+    assert response.url == "/"
     assert "Log out" in client.get("/").content.decode()
 
 
 def test_logging_out_leads_back_to_the_read_only_list(user_client):
     response = user_client.post("/logout/")
-    assert response.status_code == 302 and response.url == "/"
+    assert response.status_code == 302
+    assert response.url == "/"
     assert 'name="title"' not in user_client.get("/").content.decode()

@@ -3,7 +3,8 @@ import threading
 import time
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, execute_from_command_line
+from django.db import connection
 
 from tests.support import free_port
 
@@ -30,8 +31,6 @@ def test_gives_up_after_the_timeout_naming_the_host_and_the_error(unreachable_da
 
 def test_exits_non_zero_with_one_line_from_the_command_line(unreachable_database):
     with pytest.raises(SystemExit) as exited:
-        from django.core.management import execute_from_command_line
-
         execute_from_command_line(["manage.py", "wait_for_db", "--timeout", "0.5", "--interval", "0.1"])
     assert exited.value.code == 1
 
@@ -60,8 +59,6 @@ def _forward(listener, target):
 
 def test_retries_through_errors_until_the_database_comes_up(django_db_blocker, capsys):
     """The database's port opens only after a second: the command keeps trying, then succeeds."""
-    from django.db import connection
-
     if connection.vendor == "sqlite":
         pytest.skip("needs a database server to come up late")
     saved = dict(connection.settings_dict)
@@ -93,8 +90,6 @@ def test_retries_through_errors_until_the_database_comes_up(django_db_blocker, c
 
 def test_stops_at_once_when_the_server_refuses_naming_the_cause(django_db_blocker):
     """A database that does not exist will not appear by waiting: one line says so, at once."""
-    from django.db import connection
-
     if connection.vendor == "sqlite":
         pytest.skip("needs a database server to refuse")
     saved = dict(connection.settings_dict)

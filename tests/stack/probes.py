@@ -8,6 +8,7 @@ import time
 import requests
 
 from tests.stack.support import Stack, admin_session
+from tests.support import first_group
 
 
 def inspect(stack: Stack, service: str) -> dict:
@@ -51,7 +52,7 @@ def media_files(stack: Stack) -> int:
 def logged_in(stack: Stack) -> requests.Session:
     """The session of the stack's test user, a superuser logged in through the login form; made
     on first use. Only a logged-in user adds todos."""
-    if not hasattr(stack, "user_session"):
+    if stack.user_session is None:
         stack.user_session = admin_session(stack)
     return stack.user_session
 
@@ -65,13 +66,13 @@ def form_token(session: requests.Session, stack: Stack) -> str:
     """Opens the todo form, so the session holds the CSRF cookie; returns the form's token."""
     page = session.get(stack.url + "/", timeout=30)
     page.raise_for_status()
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
 
 
 def attachment_url(stack: Stack, name: str) -> str:
     """The /media/ link the todo list shows for an attachment uploaded as `name`."""
     page = stack.get("/").text
-    return re.search(rf'href="(/media/attachments/[0-9a-f]{{32}}\.\w+)">{re.escape(name)}<', page).group(1)
+    return first_group(rf'href="(/media/attachments/[0-9a-f]{{32}}\.\w+)">{re.escape(name)}<', page)
 
 
 def add_todo(stack: Stack, title: str, files=None, session: requests.Session | None = None) -> requests.Response:

@@ -5,6 +5,7 @@ import os
 import shutil
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -60,7 +61,13 @@ PAGE = b"""<!doctype html><meta http-equiv="set-cookie" content="planted=meta">
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def downloads(tmp_path_factory) -> Path:
+    """Where the browser saves the files it downloads."""
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, downloads):
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
@@ -69,8 +76,7 @@ def browser(tmp_path_factory):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.downloads = tmp_path_factory.mktemp("downloads")
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(driver.downloads)})
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     try:
         yield driver
     finally:
@@ -143,13 +149,14 @@ def test_a_visitor_reads_the_list_but_cannot_add_a_todo(browser, page, stack):
     )
     WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.TAG_NAME, "body").text == "Log in to add todos.")
     messages = console(browser)
-    assert len(messages) == 1 and "status of 403 (Forbidden)" in messages[0], messages
+    assert len(messages) == 1, messages
+    assert "status of 403 (Forbidden)" in messages[0], messages
     page("/")
     assert "anonymous" not in browser.find_element(By.TAG_NAME, "ul").text
 
 
 @pytest.mark.parametrize(
-    "name, content, shown",
+    ("name", "content", "shown"),
     [("photo.png", png(), "image/png"), ("notes.txt", b"plain notes\n", "text/plain"), ("scan.pdf", PDF, None)],
     ids=["image", "text", "pdf"],
 )
@@ -172,14 +179,16 @@ def test_a_user_logs_in_adds_a_todo_with_an_attachment_and_opens_it(
         assert browser.execute_script("return document.contentType") == "application/pdf"
 
 
-def test_an_uploaded_html_page_neither_runs_script_nor_sets_a_cookie_on_the_site(browser, page, user, tmp_path, stack):
+def test_an_uploaded_html_page_neither_runs_script_nor_sets_a_cookie_on_the_site(
+    browser, page, user, tmp_path, stack, downloads
+):
     (tmp_path / "page.html").write_bytes(PAGE)
     log_in(browser, page)
     add_todo(browser, "todo with a page", tmp_path / "page.html")
     cookies = {cookie["name"] for cookie in browser.get_cookies()}
     browser.find_element(By.LINK_TEXT, "page.html").click()
     # Saved as a file, never opened: the list stays open, untouched.
-    WebDriverWait(browser, 10).until(lambda _: list(browser.downloads.glob("*.html")))
+    WebDriverWait(browser, 10).until(lambda _: list(downloads.glob("*.html")))
     assert browser.current_url == stack.url + "/"
     assert browser.title == "Todos"
     assert {cookie["name"] for cookie in browser.get_cookies()} == cookies
@@ -191,6 +200,7 @@ def test_the_admin_loads_with_its_styles(browser, page, user):
     for path in ("/admin/", "/admin/core/todo/"):
         page(path)
         sheets = browser.execute_script("return [...document.styleSheets].map(sheet => sheet.cssRules.length)")
-        assert sheets and all(sheets), f"{path}: a stylesheet did not load: {sheets}"
+        assert sheets, f"{path}: no stylesheet"
+        assert all(sheets), f"{path}: a stylesheet did not load: {sheets}"
         header = browser.find_element(By.ID, "header").value_of_css_property("background-color")
         assert header not in {"rgba(0, 0, 0, 0)", "transparent"}

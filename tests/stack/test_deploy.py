@@ -2,7 +2,6 @@
 refused without its secrets, backed up and restored."""
 
 import json
-import re
 import shutil
 import subprocess
 import textwrap
@@ -11,6 +10,7 @@ import pytest
 import requests
 
 from tests.stack.support import BEHIND_TLS, Stack, remove_images
+from tests.support import first_group
 from workspace.compose import DEPLOY_FILES, ROOT
 
 pytestmark = pytest.mark.stack
@@ -57,14 +57,15 @@ def test_deploy_refuses_a_missing_or_example_secret_or_debug_in_one_line(stack_t
     result = stack.inv("deploy", timeout=60)
     assert result.returncode == 1
     lines = (result.stdout + result.stderr).strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(message), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(message), lines
     assert not stack.compose("ps", "--all", "-q").stdout.strip(), "nothing was started"
 
 
 def test_deploy_serves_the_admin_with_its_css_through_the_proxy(deployed):
     page = get(deployed, "/admin/login/")
     assert page.status_code == 200
-    css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    css = first_group(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text)
     response = get(deployed, css)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/css")
@@ -93,9 +94,11 @@ def test_every_container_is_locked_down(deployed):
     for info in json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, check=True).stdout):
         host, name = info["HostConfig"], info["Name"]
         assert host["ReadonlyRootfs"], name
-        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], name
+        assert host["CapDrop"] == ["ALL"], name
+        assert not host["CapAdd"], name
         assert "no-new-privileges:true" in host["SecurityOpt"], name
-        assert host["Memory"] > 0 and host["NanoCpus"] > 0, name
+        assert host["Memory"] > 0, name
+        assert host["NanoCpus"] > 0, name
         assert host["RestartPolicy"]["Name"] == "unless-stopped", name
         assert host["LogConfig"]["Config"]["max-size"] == "10m", name
         assert info["Config"]["User"] not in {"", "0", "root"}, name
@@ -125,7 +128,7 @@ def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_
 
     backup = deployed.inv("backup")
     assert backup.returncode == 0, backup.stdout + backup.stderr
-    folder = ROOT / re.search(r"Backed up \S+ to (backups/\S+)/", backup.stdout).group(1)
+    folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:
         # An emptied stack: new volumes, a database with the tables and no rows.
         deployed.compose("down", "--volumes", "--timeout", "10")
@@ -135,12 +138,14 @@ def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_
         assert get(deployed, urls[0]).status_code == 404
 
         refused = deployed.inv("restore", str(folder))
-        assert refused.returncode == 1 and "Add --yes" in refused.stderr
+        assert refused.returncode == 1
+        assert "Add --yes" in refused.stderr
 
         restore = deployed.inv("restore", str(folder), "--yes")
         assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
         page = get(deployed, "/").text
-        assert "Restored todo 0" in page and "Restored todo 1" in page
+        assert "Restored todo 0" in page
+        assert "Restored todo 1" in page
         assert [get(deployed, url).content for url in urls] == contents
     finally:
         shutil.rmtree(folder, ignore_errors=True)

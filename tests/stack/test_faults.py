@@ -13,6 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -45,7 +46,8 @@ class Writer(threading.Thread):
         self.stack = stack
         self.session = logged_in(stack)
         self.token = form_token(self.session, stack)
-        self.answers = []  # (title, status or exception name, body, finished at)
+        # (title, status or exception name, body, finished at)
+        self.answers: list[tuple[str, int | str, str, float]] = []
         self.stopping = threading.Event()
 
     def run(self):
@@ -61,7 +63,7 @@ class Writer(threading.Thread):
                     allow_redirects=False,
                     timeout=REQUEST_TIMEOUT,
                 )
-                answer = (response.status_code, response.text)
+                answer: tuple[int | str, str] = (response.status_code, response.text)
             except requests.RequestException as error:
                 answer = (type(error).__name__, str(error))
             self.answers.append((title, *answer, time.monotonic()))
@@ -95,7 +97,8 @@ def test_db_restart_under_load_answers_503_then_recovers_and_loses_no_acknowledg
     assert 503 in statuses, "no write met the outage: the test proved nothing"
     for _, status, body, _ in writer.answers:
         if status == 503:
-            assert "temporarily unavailable" in body and "Traceback" not in body, body
+            assert "temporarily unavailable" in body, body
+            assert "Traceback" not in body, body
     first_ok = min(finished for _, status, _, finished in writer.answers if status == 302 and finished > healthy_at)
     assert first_ok - healthy_at < 5, f"writes succeeded again {first_ok - healthy_at:.1f}s after db was healthy"
     assert inspect(stack, "app")["State"]["StartedAt"] == app_before, "the app was restarted"
@@ -121,7 +124,8 @@ def test_app_crash_gets_the_proxy_page_until_the_restart_policy_brings_it_back(s
     assert response.status_code in {502, 503}
     assert "Temporarily unavailable" in response.text
     assert response.headers["Content-Type"].startswith("text/html")
-    assert len(response.content) < 2048 and "Traceback" not in response.text
+    assert len(response.content) < 2048
+    assert "Traceback" not in response.text
 
     wait_until_healthy(stack, "app")
     assert stack.get("/").status_code == 200
@@ -149,7 +153,7 @@ def slow_upload(stack, title: str, chunks=10, pause=0.3) -> dict:
             yield piece
         yield tail
 
-    result = {}
+    result: dict[str, Any] = {}
 
     def send():
         connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
@@ -196,7 +200,9 @@ def test_compose_stop_stops_each_service_by_its_signal_and_finishes_the_request_
     # 137 would be a SIGKILL after the grace period; 0 is a clean exit on the service's own signal.
     assert exits == {"proxy": 0, "app": 0, "db": 0}
     # The proxy first waits for the rest of the upload (about 2s).
-    assert took["proxy"] < 8 and took["app"] < 5 and took["db"] < 5, took
+    assert took["proxy"] < 8, took
+    assert took["app"] < 5, took
+    assert took["db"] < 5, took
     assert "uploaded while stopping" in stack.get("/").text
 
 

@@ -39,6 +39,7 @@ class Site:
         connection = http.client.HTTPSConnection(DOMAIN, self.https_port, context=context, timeout=30)
         connection.sock = context.wrap_socket(raw, server_hostname=DOMAIN)
         certificate = connection.sock.getpeercert()
+        assert certificate, "the front sent no certificate"
         connection.request("GET", path, headers={"Host": DOMAIN, **(headers or {})})
         response = connection.getresponse()
         body = response.read()
@@ -130,7 +131,8 @@ def test_https_pages_send_hsts_and_secure_cookies(site):
     assert response.status == 200
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     cookies = response.headers.get_all("Set-Cookie")
-    assert cookies and all("Secure" in cookie for cookie in cookies), cookies
+    assert cookies
+    assert all("Secure" in cookie for cookie in cookies), cookies
 
 
 def test_check_deploy_is_clean(site):
@@ -192,4 +194,5 @@ def test_deploy_refuses_a_malformed_domain_or_email_in_one_line(stack_tmp, setti
     result = stack.inv("deploy", timeout=60)
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert result.returncode == 1
-    assert len(lines) == 1 and lines[0].startswith(message), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(message), lines

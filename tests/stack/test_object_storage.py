@@ -3,7 +3,6 @@ deployment stack, checked through the proxy as a user sees it. The same guarante
 volume: same bytes on the same URL, never a page of the site, a private bucket, 413 over the
 limit, a clean 503 while the store is away and recovery once it is back, backup and restore."""
 
-import re
 import secrets
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 
 from tests.stack.probes import add_todo, attachment_url, media_files, stored_titles
 from tests.stack.support import Stack
+from tests.support import first_group
 from workspace.compose import DEPLOY_FILES, ROOT
 
 pytestmark = pytest.mark.stack
@@ -29,7 +29,7 @@ KEYS = "from django.core.files.storage import default_storage as s; print(*(o.ke
 MAKE_BUCKET = "from django.core.files.storage import default_storage as s; s.bucket.create()"
 
 
-def in_app(stack: Stack, code: str, check=True) -> subprocess.CompletedProcess:
+def in_app(stack: Stack, code: str, *, check=True) -> subprocess.CompletedProcess:
     return stack.compose("exec", "-T", "app", "python", "manage.py", "shell", "-c", code, check=check)
 
 
@@ -76,7 +76,8 @@ def test_an_upload_is_served_back_through_the_proxy_from_the_bucket_byte_for_byt
     assert MEDIA_HEADERS.items() <= response.headers.items()
     assert "Content-Disposition" not in response.headers  # an image opens in the browser's viewer
     head = stack.get(url, headers={"Range": "bytes=0-7"})
-    assert head.status_code == 206 and head.content == PNG[:8]
+    assert head.status_code == 206
+    assert head.content == PNG[:8]
     assert url.removeprefix("/media/") in objects(stack)
     assert media_files(stack) == 0, "nothing lands in the volume"
 
@@ -85,7 +86,8 @@ def test_an_html_upload_is_only_downloaded_in_a_sandbox(stack):
     page = b"<script>alert(document.cookie)</script>"
     assert add_todo(stack, "page", files={"attachment": ("page.html", page)}).status_code == 302
     response = stack.get(attachment_url(stack, "page.html"))
-    assert response.status_code == 200 and response.content == page
+    assert response.status_code == 200
+    assert response.content == page
     assert response.headers["Content-Disposition"] == "attachment"
     assert MEDIA_HEADERS.items() <= response.headers.items()
 
@@ -122,7 +124,8 @@ def test_while_the_store_is_down_uploads_get_503_and_store_nothing_then_it_recov
         assert time.monotonic() - started < 15, "the upload is not held while the store is away"
         assert "while down" not in stored_titles(stack)
         served = stack.get(url)
-        assert served.status_code == 503 and "Temporarily unavailable" in served.text
+        assert served.status_code == 503
+        assert "Temporarily unavailable" in served.text
         assert stack.get("/").status_code == 200, "the pages do not need the store"
     finally:
         stack.compose("start", "seaweedfs")
@@ -141,7 +144,7 @@ def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replace
     url = attachment_url(stack, "kept.png")
     backup = stack.inv("backup")
     assert backup.returncode == 0, backup.stdout[-3000:] + backup.stderr[-3000:]
-    folder = ROOT / re.search(r"Backed up \S+ to (backups/\S+)/", backup.stdout).group(1)
+    folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:
         kept = objects(stack)
         # Lost after the backup: an object deleted, one added.
@@ -157,8 +160,10 @@ def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replace
             failed = stack.inv("restore", str(broken), "--yes")
         finally:
             shutil.rmtree(broken)
-        assert failed.returncode == 1 and "nothing replaced" in failed.stderr, failed.stderr[-2000:]
-        assert stack.get(url).status_code == 404 and len(objects(stack)) == len(kept), "nothing was replaced"
+        assert failed.returncode == 1, failed.stderr[-2000:]
+        assert "nothing replaced" in failed.stderr, failed.stderr[-2000:]
+        assert stack.get(url).status_code == 404, "nothing was replaced"
+        assert len(objects(stack)) == len(kept), "nothing was replaced"
 
         restore = stack.inv("restore", str(folder), "--yes")
         assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
@@ -185,5 +190,7 @@ def test_a_missing_bucket_setting_stops_the_app_and_the_deploy_in_one_line_namin
     finally:
         stack.env_file.write_text(settings)
     lines = (refused.stdout + refused.stderr).strip().splitlines()
-    assert refused.returncode == 1 and len(lines) == 1, lines
-    assert lines[0].startswith("AWS_STORAGE_BUCKET_NAME is not set in") and "MEDIA_STORAGE=s3 needs it" in lines[0]
+    assert refused.returncode == 1, lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("AWS_STORAGE_BUCKET_NAME is not set in")
+    assert "MEDIA_STORAGE=s3 needs it" in lines[0]

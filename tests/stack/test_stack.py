@@ -6,6 +6,7 @@ import pytest
 
 from tests.stack.probes import add_todo, attachment_url, logged_in
 from tests.stack.support import csrf_post
+from tests.support import first_group
 
 pytestmark = pytest.mark.stack
 
@@ -29,9 +30,9 @@ def todo_with_attachment(stack, admin):
     )
     assert response.status_code == 302, response.text[:2000]
     changelist = admin.get(stack.url + "/admin/core/todo/", timeout=30).text
-    change = re.search(r'href="(/admin/core/todo/\d+/change/)"', changelist).group(1)
+    change = first_group(r'href="(/admin/core/todo/\d+/change/)"', changelist)
     page = admin.get(stack.url + change, timeout=30).text
-    return re.search(r'href="(/media/attachments/[0-9a-f]{32}\.bin)"', page).group(1)
+    return first_group(r'href="(/media/attachments/[0-9a-f]{32}\.bin)"', page)
 
 
 def test_healthz_is_ok_through_the_proxy(stack):
@@ -70,7 +71,7 @@ def test_superuser_adds_a_todo_with_an_attachment_that_nginx_serves_back(stack, 
 
 
 @pytest.mark.parametrize(
-    "name, content_type",
+    ("name", "content_type"),
     [("photo.png", "image/png"), ("scan.pdf", "application/pdf"), ("notes.txt", "text/plain")],
 )
 def test_images_pdfs_and_text_open_in_the_browser_sandboxed(stack, name, content_type):
@@ -93,10 +94,11 @@ def test_django_builds_urls_with_the_host_and_port_the_client_used(stack):
     response = stack.get("/admin/", allow_redirects=False)
     assert response.status_code == 302
     location = response.headers["Location"]
-    assert location.startswith("/admin/login/") or location.startswith(f"{stack.url}/admin/login/")
+    assert location.startswith(("/admin/login/", f"{stack.url}/admin/login/"))
 
 
 def test_the_runtime_image_has_no_debug_toolbar(stack):
     result = stack.compose("exec", "-T", "app", "python", "-c", "import debug_toolbar", check=False)
-    assert result.returncode != 0 and "No module named 'debug_toolbar'" in result.stderr
+    assert result.returncode != 0
+    assert "No module named 'debug_toolbar'" in result.stderr
     assert 'id="djDebug"' not in stack.get("/").text

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.stack.support import Stack
@@ -19,7 +20,7 @@ PROXY_PORT = 8000
 
 
 def run(*command: str, check=True, timeout=300, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
     if check and result.returncode:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -48,7 +49,7 @@ class Host:
         """`docker ARGS` on the host's engine."""
         return run("docker", "-H", self.address, *args, check=check, timeout=timeout).stdout
 
-    def shell(self, script: str, check=True) -> str:
+    def shell(self, script: str, *, check=True) -> str:
         """A shell command in the host itself (its processes, not its containers)."""
         return run("docker", "exec", self.container, "sh", "-c", script, check=check).stdout
 
@@ -80,7 +81,7 @@ class Host:
         try:
             deadline = time.monotonic() + 20
             while True:
-                assert process.poll() is None, f"ssh -L failed: {process.stderr.read().decode()}"
+                assert process.poll() is None, f"ssh -L failed: {process.communicate()[1].decode()}"
                 with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", local), timeout=1):
                     break
                 assert time.monotonic() < deadline, "the ssh tunnel did not open within 20s"
@@ -93,7 +94,8 @@ class Host:
 
 def build_images() -> tuple[str, ...]:
     """The registry images the stack's Dockerfiles start from (FROM, less their own stages)."""
-    images, stages = set(), set()
+    images: set[str] = set()
+    stages: set[str] = set()
     for dockerfile in sorted((ROOT / "services").glob("*/Dockerfile")):
         for source, stage in re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", dockerfile.read_text(), re.M | re.I):
             images |= {source} - stages
@@ -106,7 +108,7 @@ def run_images() -> tuple[str, ...]:
     return tuple(re.findall(r"^\s+image:\s*([^\s$]+)\s*$", (ROOT / BASE_FILES[0]).read_text(), re.M))
 
 
-def load_images(hosts: list[Host], images: tuple[str, ...]) -> None:
+def load_images(hosts: list[Host], images: Sequence[str]) -> None:
     """Gives the hosts these images from this engine (pulled here first if missing): hosts may
     reach no registry. One archive, loaded by all hosts that lack one of them, at once."""
     hosts = [
@@ -140,6 +142,8 @@ class RemoteStack(Stack):
     def __init__(self, tmp: Path, host: Host, **settings):
         super().__init__(tmp, files=DEPLOY_FILES, HTTPS="true", PROXY_PORT=str(PROXY_PORT), **settings)
         self.host = host
+        # What `inv deploy` printed, for the test that deployed it.
+        self.deploy_output = ""
         self.overrides = {"DOCKER_HOST": host.address}
         self.env.update(COMPOSE_PROJECT_NAME=self.project, IMAGE_PREFIX=self.env.get("IMAGE_PREFIX", self.project))
         self.write_env()

@@ -15,6 +15,7 @@ def test_a_stack_of_this_engine_still_finds_its_database_and_answers_after_the_s
     # Containers find each other by name through the engine's DNS (it broke when the engine
     # left swarm mode under them).
     found = bystander.compose("exec", "-T", "app", "getent", "hosts", "db", check=False)
-    assert found.returncode == 0 and found.stdout.split(), f"db does not resolve: {found.stderr}"
+    assert found.returncode == 0, f"db does not resolve: {found.stderr}"
+    assert found.stdout.split(), f"db does not resolve: {found.stderr}"
     assert bystander.get("/healthz").status_code == 200
     assert swarm_state() == bystander.swarm_state

@@ -4,7 +4,6 @@ the site answers through an ssh tunnel to the host's loopback port, `inv backup 
 that host's engine."""
 
 import json
-import re
 import shutil
 import subprocess
 import textwrap
@@ -14,6 +13,7 @@ import requests
 
 from tests.stack.fleet.support import PROXY_PORT, RemoteStack, build_images, load_images, run_images
 from tests.stack.support import BEHIND_TLS, Stack
+from tests.support import first_group
 from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
@@ -71,9 +71,12 @@ def started_at(stack, service: str) -> str:
 def test_deploy_over_ssh_builds_on_the_remote_and_the_site_answers_there(remote):
     assert "System check identified no issues" in remote.deploy_output
     page = get(remote, "/")
-    assert page.status_code == 200 and "csrfmiddlewaretoken" in page.text
+    assert page.status_code == 200
+    assert "csrfmiddlewaretoken" in page.text
     assert remote.host.docker("image", "ls", "-q", f"{remote.project}-app"), "no app image on the remote"
-    local = subprocess.run(["docker", "image", "ls", "-q", f"{remote.project}-app"], capture_output=True, text=True)
+    local = subprocess.run(
+        ["docker", "image", "ls", "-q", f"{remote.project}-app"], capture_output=True, text=True, check=True
+    )
     assert not local.stdout.strip(), "the image was built on this machine"
 
 
@@ -83,7 +86,7 @@ def test_backup_and_restore_over_ssh_bring_back_a_todo_and_its_attachment(remote
 
     backup = remote.inv("backup")
     assert backup.returncode == 0, backup.stdout + backup.stderr
-    folder = ROOT / re.search(r"Backed up \S+ to (backups/\S+)/", backup.stdout).group(1)
+    folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:
         remote.manage("shell", "-c", DELETE_TODOS)
         assert "backed up over ssh" not in get(remote, "/").text

@@ -18,6 +18,7 @@ import requests
 
 from tests.stack.fleet.support import RemoteStack, build_images, load_images, run_images
 from tests.stack.support import BEHIND_TLS
+from tests.support import first_group
 from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
@@ -84,7 +85,7 @@ class Browser:
 
     def form_token(self, url: str, path: str) -> str:
         page = self.send("GET", url, path)
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        return first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
 
     def log_in(self, url: str, username: str, password: str) -> None:
         form = {
@@ -103,8 +104,8 @@ class Traffic(threading.Thread):
     def __init__(self, urls: list[str], writer: Browser | None = None):
         super().__init__(daemon=True)
         self.urls, self.writer = urls, writer
-        self.answers = []
-        self.written = []  # titles of the writes answered with the redirect
+        self.answers: list[tuple[int | str, float, float]] = []
+        self.written: list[str] = []  # titles of the writes answered with the redirect
         self.stopping = threading.Event()
         self.token = writer.form_token(urls[0], "/") if writer else ""
 
@@ -156,7 +157,7 @@ def test_the_stack_runs_on_every_node_with_the_database_on_the_labelled_one(stac
     for host in swarm:
         page = get(host.url + "/admin/login/")
         assert page.status_code == 200, host.container
-        css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text).group(1)
+        css = first_group(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text)
         assert get(host.url + css).status_code == 200, f"no static files on {host.container}"
 
 
@@ -239,7 +240,8 @@ def test_a_rolling_update_across_the_remaining_nodes_fails_no_request(stack, swa
     assert len(answers) >= 2000
     assert set(answers) == {200}, [a for a in answers if a != 200][:5]
     after = tasks(stack, "app")
-    assert len(after) == 3 and not {t for _, t in before} & {t for _, t in after}, "every replica was replaced"
+    assert len(after) == 3
+    assert not {t for _, t in before} & {t for _, t in after}, "every replica was replaced"
     assert len({node for node, _ in after}) == 2
 
 
@@ -409,5 +411,5 @@ def upload_then_read(first: str, second: str, stack, swarm, content: bytes) -> d
     added = browser.send("POST", first, "/", data=form, files={"attachment": ("shared.png", content)})
     assert added.status_code == 302, added.text[:1000]
     page = get(second + "/").text
-    path = re.search(r'href="(/media/attachments/[0-9a-f]{32}\.png)">shared\.png<', page).group(1)
+    path = first_group(r'href="(/media/attachments/[0-9a-f]{32}\.png)">shared\.png<', page)
     return {url: get(url + path) for url in (second, first)}

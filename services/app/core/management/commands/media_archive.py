@@ -50,9 +50,7 @@ def replace(bucket) -> None:
             for member in tar:
                 if not member.isfile():
                     continue
-                name = posixpath.normpath(member.name)
-                if name.startswith(("/", "..")) or name.startswith(STAGING):
-                    raise CommandError(f"{member.name} in the archive is outside the uploads: nothing replaced.")
+                name = upload_name(member)
                 # One upload at a time, in memory: each is at most CLIENT_MAX_BODY_SIZE.
                 content = tar.extractfile(member).read()
                 content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -72,3 +70,11 @@ def replace(bucket) -> None:
         if summary.key not in restored and not summary.key.startswith(STAGING):
             summary.delete()
     bucket.objects.filter(Prefix=STAGING).delete()
+
+
+def upload_name(member: tarfile.TarInfo) -> str:
+    """The name of an archive's file among the uploads; refused when it points outside them."""
+    name = posixpath.normpath(member.name)
+    if name.startswith(("/", "..", STAGING)):
+        raise CommandError(f"{member.name} in the archive is outside the uploads: nothing replaced.")
+    return name
