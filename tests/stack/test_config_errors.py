@@ -91,10 +91,12 @@ def test_inv_up_names_the_failed_service_and_shows_why(stack, tmp_path):
     (copy / ".env").write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "invoke", "up"], cwd=copy, capture_output=True, text=True, timeout=900
+            [sys.executable, "-m", "invoke", "up"], cwd=copy, capture_output=True, text=True, timeout=900, check=False
         )
     finally:
-        subprocess.run(["docker", "image", "rm", "--force", f"{stack.project}-app-dev"], capture_output=True)
+        subprocess.run(
+            ["docker", "image", "rm", "--force", f"{stack.project}-app-dev"], capture_output=True, check=False
+        )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "==> app failed: Restarting" in output or "==> app failed: Exited" in output, output
