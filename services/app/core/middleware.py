@@ -4,23 +4,20 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
+from django.utils.deprecation import MiddlewareMixin
 
 from .database import first_line
 
 log = logging.getLogger(__name__)
 
+# Each answers one kind of failure in process_exception; MiddlewareMixin passes requests on.
 
-class DatabaseUnavailableMiddleware:
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
     """While the database is away, answer 503 with a short page instead of a 500 and a trace.
 
     Clients may retry; nothing was written, since the request's query did not reach the database.
     """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
@@ -35,15 +32,9 @@ class DatabaseUnavailableMiddleware:
         return None
 
 
-class StorageFullMiddleware:
+class StorageFullMiddleware(MiddlewareMixin):
     """When the disk is full, answer 507 with a short page instead of a 500: the upload was not
     stored (the storage removes what it could not write whole)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_exception(self, request, exception):
         if isinstance(exception, OSError) and exception.errno == errno.ENOSPC:
@@ -56,16 +47,10 @@ class StorageFullMiddleware:
         return None
 
 
-class StorageUnavailableMiddleware:
+class StorageUnavailableMiddleware(MiddlewareMixin):
     """While the bucket cannot be reached or refuses (MEDIA_STORAGE=s3), answer 503 instead of a
     500: the upload was not stored, and neither was its todo (the file is written first, and an
     object is stored whole or not at all)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_exception(self, request, exception):
         if isinstance(exception, (BotoCoreError, ClientError)):
