@@ -68,6 +68,10 @@ server {
     # The TLS front's UNIX socket, when FRONT_SOCKET names one (front-socket.sh).
     include /tmp/front-socket.conf;
     server_name _;
+    # The image's access log (stdout), written in batches: a write, and Docker's log
+    # driver's work, per 64 KB or second instead of per request. Lines show up to a
+    # second late; nginx flushes them when it stops.
+    access_log /var/log/nginx/access.log main buffer=64k flush=1s;
 
     client_max_body_size ${CLIENT_MAX_BODY_SIZE};
     error_page 413 @upload_too_large;
