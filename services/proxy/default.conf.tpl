@@ -1,6 +1,6 @@
 # nginx site config; the image's entrypoint renders it at start (the Dockerfile
-# says where), replacing only the dollar-brace variables (LISTEN_PORT, APP_HOST,
-# APP_PORT, CLIENT_MAX_BODY_SIZE, TRUST_FORWARDED_PROTO, NGINX_LOCAL_RESOLVERS).
+# says where), replacing only the dollar-brace variables (LISTEN_PORT, APP_ADDRESS,
+# CLIENT_MAX_BODY_SIZE, TRUST_FORWARDED_PROTO, NGINX_LOCAL_RESOLVERS).
 # Plain $variables are nginx's own.
 
 # The app's address is looked up per request (see uwsgi_pass below), so a
@@ -83,8 +83,9 @@ server {
     # /static/... and /media/... are files in /vol/static and /vol/media.
     root /vol;
 
-    # A variable makes nginx resolve the app's name at request time.
-    set $app ${APP_HOST}:${APP_PORT};
+    # uWSGI's address: host:port (a variable makes nginx resolve the name at request
+    # time), or unix:PATH, the socket of a single app container (compose.yaml).
+    set $app ${APP_ADDRESS};
 
     location / {
         include security_headers.conf;
