@@ -460,10 +460,11 @@ class Deployment:
 def swarm_stack(model: dict) -> dict:
     """The compose model (`docker compose config`) in the older schema `docker stack deploy`
     reads: without the keys it refuses, with the types it wants. The build stays with compose;
-    a swarm starts services in any order and restarts them until their dependencies answer."""
+    a swarm starts services in any order and restarts them until their dependencies answer;
+    its proxies reach the app over TCP, so they need no group for the app's socket (group_add)."""
     stack = {key: value for key, value in model.items() if key != "name" and not key.startswith("x-")}
     for service in stack["services"].values():
-        for key in ("build", "depends_on", *(k for k, v in service.items() if v is None)):
+        for key in ("build", "depends_on", "group_add", *(k for k, v in service.items() if v is None)):
             service.pop(key, None)
         for port in service.get("ports", []):
             # A swarm publishes on every interface of the node.
