@@ -13,6 +13,14 @@ log = logging.getLogger(__name__)
 # Each answers one kind of failure in process_exception; MiddlewareMixin passes requests on.
 
 
+def unavailable(what: str) -> HttpResponse:
+    """503 with a short page: nothing was written, and the client may retry in a moment."""
+    message = f"Service temporarily unavailable: {what} cannot be reached. Try again shortly.\n"
+    response = HttpResponse(message, status=503, content_type="text/plain")
+    response["Retry-After"] = "5"
+    return response
+
+
 class DatabaseUnavailableMiddleware(MiddlewareMixin):
     """While the database is away, answer 503 with a short page instead of a 500 and a trace.
 
@@ -22,13 +30,7 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
             log.warning("database unavailable: %s", first_line(exception))
-            response = HttpResponse(
-                "Service temporarily unavailable: the database cannot be reached. Try again shortly.\n",
-                status=503,
-                content_type="text/plain",
-            )
-            response["Retry-After"] = "5"
-            return response
+            return unavailable("the database")
         return None
 
 
@@ -55,11 +57,5 @@ class StorageUnavailableMiddleware(MiddlewareMixin):
     def process_exception(self, request, exception):
         if isinstance(exception, (BotoCoreError, ClientError)):
             log.error("object storage unavailable: %s", first_line(exception))
-            response = HttpResponse(
-                "Service temporarily unavailable: the file storage cannot be reached. Try again shortly.\n",
-                status=503,
-                content_type="text/plain",
-            )
-            response["Retry-After"] = "5"
-            return response
+            return unavailable("the file storage")
         return None
