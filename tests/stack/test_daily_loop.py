@@ -81,6 +81,16 @@ class Workspace:
     def get(self, path: str) -> requests.Response:
         return requests.get(f"http://127.0.0.1:{self.port}{path}", timeout=30)
 
+    def app_workers(self) -> set[str]:
+        """The process ids of the app container's uWSGI workers (the children of its master),
+        from the host's view."""
+        container = self.compose("ps", "-q", "app").strip()
+        top = subprocess.run(
+            ["docker", "top", container, "-eo", "pid,ppid,args"], capture_output=True, text=True, check=True
+        ).stdout
+        uwsgi = {tuple(line.split()[:2]) for line in top.splitlines()[1:] if "uwsgi" in line}
+        return {pid for pid, parent in uwsgi if parent in {pid for pid, _ in uwsgi}}
+
 
 @pytest.fixture(scope="module")
 def workspace():
@@ -166,10 +176,16 @@ def test_an_edited_css_file_shows_through_the_proxy_on_the_next_request(workspac
     css = workspace.app / "blog" / "static" / "blog" / "site.css"
     css.parent.mkdir(parents=True)
     css.write_text("body { color: red; }\n")
-    # Django looks for apps' static folders when it starts: a new folder needs a reload, which
-    # saving a module does (uWSGI's autoreload). An edit to a file needs nothing.
+    # Django looks for apps' static folders when a worker first serves a static file: a new
+    # folder needs a reload, which saving a module does (uWSGI's autoreload). An edit to a file
+    # needs nothing. Until every worker is new, a worker that looked before may still answer 404.
+    before = workspace.app_workers()
+    assert before
     (workspace.app / "blog" / "apps.py").touch()
     deadline = time.monotonic() + 30
+    while not (now := workspace.app_workers()) or now & before:
+        assert time.monotonic() < deadline, f"uWSGI did not reload: workers {before} then {now}"
+        time.sleep(0.5)
     while (response := workspace.get("/static/blog/site.css")).status_code != 200:
         assert time.monotonic() < deadline, f"{response.status_code}: {response.text[:2000]}"
         time.sleep(0.5)
