@@ -4,8 +4,10 @@
 # Plain $variables are nginx's own.
 
 # The app's address is looked up per request (see uwsgi_pass below), so a
-# recreated app container is found again without restarting nginx.
-resolver ${NGINX_LOCAL_RESOLVERS} valid=10s ipv6=off;
+# recreated app container is found again without restarting nginx. Kept 2s: a
+# replica a rolling update stopped gets requests until its address expires here
+# (Docker's DNS is local, a lookup costs next to nothing).
+resolver ${NGINX_LOCAL_RESOLVERS} valid=2s ipv6=off;
 
 # Security headers (security_headers.conf): nginx's value unless the app sent
 # its own; an empty value makes add_header send nothing.
@@ -91,9 +93,11 @@ server {
         include security_headers.conf;
         uwsgi_pass $app;
         include uwsgi_params;
-        # On the stack's own network a connect is instant or fails: do not
-        # hold the client for nginx's default 60s when the app is away.
-        uwsgi_connect_timeout 5s;
+        # On the stack's own network a connect is instant or fails: do not hold the
+        # client for nginx's default 60s when the app is away. A replica that is gone
+        # (a failed node) costs its requests this long before nginx tries another;
+        # 2s still outlasts one lost and resent SYN (Linux resends after 1s).
+        uwsgi_connect_timeout 2s;
     }
 
     # The same, for a static file nginx does not have (below).
@@ -101,7 +105,7 @@ server {
         include security_headers.conf;
         uwsgi_pass $app;
         include uwsgi_params;
-        uwsgi_connect_timeout 5s;
+        uwsgi_connect_timeout 2s;
     }
 
     # Browsers ask every site for /favicon.ico: the static file of that name.
@@ -133,7 +137,7 @@ server {
         include media_headers.conf;
         uwsgi_pass $app;
         include uwsgi_params;
-        uwsgi_connect_timeout 5s;
+        uwsgi_connect_timeout 2s;
     }
 
     # The bucket's object, at the URL the app signed for this request

@@ -231,13 +231,22 @@ def test_a_rolling_update_across_the_remaining_nodes_fails_no_request(stack, swa
     for client in clients:
         client.start()
     try:
+        started = time.monotonic()
         stack.host.docker("service", "update", "--force", "--detach=false", f"{stack.project}_app", timeout=600)
+        updated = time.monotonic()
     finally:
         for client in clients:
             client.stop()
     answers = [answer for client in clients for answer, _, _ in client.answers]
-    print(f"rolling update: {len(answers)} requests, {sum(a != 200 for a in answers)} failed")
-    assert len(answers) >= 2000
+    times = sorted(t for client in clients for _, t, _ in client.answers)
+    longest_pause = max(b - a for a, b in itertools.pairwise([started, *[t for t in times if t > started], updated]))
+    print(
+        f"rolling update: {updated - started:.0f}s, {len(answers)} requests, "
+        f"{sum(a != 200 for a in answers)} failed, longest pause between requests {longest_pause:.2f}s"
+    )
+    # Requests went on all through the update (how many depends on the machine's speed): a stopped
+    # replica's address costs at most the proxy's connect timeout (2s) until it expires.
+    assert longest_pause < 3, "requests stalled during the update"
     assert set(answers) == {200}, [a for a in answers if a != 200][:5]
     after = tasks(stack, "app")
     assert len(after) == 3
