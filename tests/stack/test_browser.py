@@ -110,9 +110,13 @@ def page(browser, stack):
     assert console(browser) == []
 
 
+# What chromedriver now and then answers, instead of "stale element", for a node of a page that has
+# gone (SeleniumHQ/selenium#15401 and #12221).
+GONE_NODE = ("does not belong to the document", "No node with given id found")
+
+
 def gone(element):
-    """Selenium's staleness_of, which also takes chromedriver's other answer for a node of a page that
-    has gone: now and then it says "does not belong to the document" instead (SeleniumHQ/selenium#15401)."""
+    """Selenium's staleness_of, which also takes chromedriver's other answers for a stale element."""
 
     def check(_) -> bool:
         try:
@@ -120,7 +124,7 @@ def gone(element):
         except StaleElementReferenceException:
             return True
         except WebDriverException as error:
-            if "does not belong to the document" not in str(error.msg):
+            if not any(words in str(error.msg) for words in GONE_NODE):
                 raise
             return True
         return False
