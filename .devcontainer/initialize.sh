@@ -1,16 +1,12 @@
 #!/bin/sh
-# Runs on the host before "Reopen in Container" starts the development stack (initializeCommand).
-# The stack's settings live in the repository's .env, which the inv tasks pass to compose; the
-# editor's compose reads compose/.env instead (the folder of the first compose file). So this
-# writes compose/.env from .env, plus the host user's ids for the dev image's app user, so that
-# files created inside stay yours. Root on the host gets 1000: the containers never run as root.
+# .env from .env.example on a fresh clone, with the host user's ids for the images' app user, so
+# that files created in the bind-mounted repository stay yours; root gets 1000: the containers
+# never run as root. "Reopen in Container" runs this first (initializeCommand), and so do the inv
+# tasks. Compose reads .env from the root (plain `docker compose`, the tasks) and through
+# compose/.env, a link to it, where the editor's compose looks (the folder of the first file).
 set -eu
 cd "$(dirname "$0")/.."
-
-if [ ! -f .env ]; then
-  cp .env.example .env
-  echo "Created .env from .env.example (development values); edit it to change settings."
-fi
+[ -f .env ] && exit 0
 
 uid=$(id -u)
 gid=$(id -g)
@@ -18,12 +14,8 @@ if [ "$uid" = 0 ]; then
   uid=1000
   gid=1000
 fi
-
-# The ids first: where a name is set twice compose takes the later value, so APP_UID/APP_GID
-# set in .env win, as with the inv tasks (workspace/compose.py).
 {
-  echo "# Written from ../.env by .devcontainer/initialize.sh at each start: edit ../.env instead."
-  echo "APP_UID=$uid"
-  echo "APP_GID=$gid"
-  cat .env
-} >compose/.env
+  cat .env.example
+  printf '\n# This user'"'"'s ids, written when .env was made from .env.example.\nAPP_UID=%s\nAPP_GID=%s\n' "$uid" "$gid"
+} >.env
+echo "Created .env from .env.example (development values); edit it to change settings."

@@ -69,7 +69,7 @@ class Stack:
     def compose(self, *args: str, check=True, timeout=600, env=None) -> subprocess.CompletedProcess:
         """`docker compose ARGS` on this stack; `env` adds variables (for `exec -e NAME`)."""
         project = self.compose_project
-        result = project.run(*args, env=env, capture_output=True, text=True, timeout=timeout)
+        result = project.call(*args, env=env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             command = shlex.join(project.command(*args))
             raise AssertionError(f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -180,7 +180,10 @@ def fresh_clone(target: Path, uid: int, gid: int) -> Path:
     ).stdout
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
-        if source.is_file():
+        if source.is_symlink():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).symlink_to(source.readlink())
+        elif source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     subprocess.run(["git", "init", "-q", str(target)], check=True)
@@ -201,7 +204,7 @@ def clone_project(project: str, workspace: Path) -> Project:
 
 def tear_down(project: str, workspace: Path) -> list[str]:
     """Remove a development stack's containers, volumes, network and images; return what is left."""
-    clone_project(project, workspace).run(
+    clone_project(project, workspace).call(
         "down", "--volumes", "--remove-orphans", "--timeout", "10", capture_output=True, timeout=120
     )
 

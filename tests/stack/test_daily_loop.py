@@ -76,7 +76,7 @@ class Workspace:
 
     def compose(self, *args: str) -> str:
         project = clone_project(self.project, self.path)
-        return project.run(*args, capture_output=True, text=True, check=True).stdout
+        return project.call(*args, capture_output=True, text=True, check=True).stdout
 
     def get(self, path: str) -> requests.Response:
         return requests.get(f"http://127.0.0.1:{self.port}{path}", timeout=30)

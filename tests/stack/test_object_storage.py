@@ -17,7 +17,7 @@ from workspace.compose import DEPLOY_FILES, ROOT
 
 pytestmark = pytest.mark.stack
 
-FILES = (*DEPLOY_FILES, "tests/stack/compose.seaweedfs.yaml")
+FILES = (*DEPLOY_FILES, "compose/compose.seaweedfs.yaml")
 PNG = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(300_000)
 MEDIA_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",

@@ -15,16 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack.fleet.support import PROXY_PORT, Host, run
+from tests.stack.fleet.support import PROXY_PORT, Host, execute
 
 FLEET = Path(__file__).resolve().parent
 HOST_IMAGE = "django-compose-workspace-fleet-host"
 FLEET_SIZE = 3
-
-
-def pytest_collection_modifyitems(items):
-    # The check that the suite left this machine's engine as it was runs after everything else.
-    items.sort(key=lambda item: item.path.name == "test_host_engine.py")
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +27,10 @@ def fleet(tmp_path_factory):
     """FLEET_SIZE hosts, their engines answering over ssh; host 0 runs the registry."""
     if not shutil.which("ssh") or not shutil.which("ssh-keygen"):
         pytest.skip("the fleet tests need the OpenSSH client (ssh, ssh-keygen)")
-    run("docker", "build", "-q", "-t", HOST_IMAGE, "-f", str(FLEET / "host.Dockerfile"), str(FLEET), timeout=900)
+    execute("docker", "build", "-q", "-t", HOST_IMAGE, "-f", str(FLEET / "host.Dockerfile"), str(FLEET), timeout=900)
     home = tmp_path_factory.mktemp("fleet")
     key = home / "key"
-    run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f", str(key))
+    execute("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f", str(key))
     (home / "ssh_config").write_text(
         f"Host 127.0.0.1\n  User root\n  IdentityFile {key}\n  IdentitiesOnly yes\n"
         "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
@@ -51,10 +46,10 @@ def fleet(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
         try:
-            run("docker", "network", "create", name)
+            execute("docker", "network", "create", name)
             for n, container in enumerate(containers):
                 registry = ["--network-alias", "registry", "--env", "REGISTRY=1"] if n == 0 else []
-                run(
+                execute(
                     "docker", "run", "--detach", "--privileged", "--init", "--name", container,
                     "--hostname", f"node{n}", "--network", name, *registry,
                     "--env", f"AUTHORIZED_KEY={(home / 'key.pub').read_text().strip()}",
@@ -67,5 +62,5 @@ def fleet(tmp_path_factory):
             yield hosts
         finally:
             # The containers' anonymous volumes hold each engine's /var/lib/docker.
-            run("docker", "rm", "--force", "--volumes", *containers, check=False)
-            run("docker", "network", "rm", name, check=False)
+            execute("docker", "rm", "--force", "--volumes", *containers, check=False)
+            execute("docker", "network", "rm", name, check=False)

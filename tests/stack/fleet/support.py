@@ -19,7 +19,7 @@ from workspace.compose import BASE_FILES, DEPLOY_FILES, ROOT
 PROXY_PORT = 8000
 
 
-def run(*command: str, check=True, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+def execute(*command: str, check=True, timeout=300, **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
     if check and result.returncode:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -35,7 +35,7 @@ class Host:
         self.http_port = self.published(PROXY_PORT)
 
     def published(self, port: int) -> int:
-        return int(run("docker", "port", self.container, f"{port}/tcp").stdout.split(":")[-1])
+        return int(execute("docker", "port", self.container, f"{port}/tcp").stdout.split(":")[-1])
 
     @property
     def address(self) -> str:
@@ -47,14 +47,14 @@ class Host:
 
     def docker(self, *args: str, check=True, timeout=300) -> str:
         """`docker ARGS` on the host's engine."""
-        return run("docker", "-H", self.address, *args, check=check, timeout=timeout).stdout
+        return execute("docker", "-H", self.address, *args, check=check, timeout=timeout).stdout
 
     def shell(self, script: str, *, check=True) -> str:
         """A shell command in the host itself (its processes, not its containers)."""
-        return run("docker", "exec", self.container, "sh", "-c", script, check=check).stdout
+        return execute("docker", "exec", self.container, "sh", "-c", script, check=check).stdout
 
     def engine_answers(self) -> bool:
-        return run("docker", "-H", self.address, "info", check=False, timeout=30).returncode == 0
+        return execute("docker", "-H", self.address, "info", check=False, timeout=30).returncode == 0
 
     def wait_for_engine(self, timeout=60) -> None:
         deadline = time.monotonic() + timeout
@@ -69,7 +69,7 @@ class Host:
 
     def kill(self) -> None:
         """The host fails at once, as on a power cut."""
-        run("docker", "kill", self.container)
+        execute("docker", "kill", self.container)
 
     @contextlib.contextmanager
     def tunnel(self, remote_port: int):
@@ -112,16 +112,18 @@ def load_images(hosts: list[Host], images: Sequence[str]) -> None:
     """Gives the hosts these images from this engine (pulled here first if missing): hosts may
     reach no registry. One archive, loaded by all hosts that lack one of them, at once."""
     hosts = [
-        host for host in hosts if run("docker", "-H", host.address, "image", "inspect", *images, check=False).returncode
+        host
+        for host in hosts
+        if execute("docker", "-H", host.address, "image", "inspect", *images, check=False).returncode
     ]
     if not hosts:
         return
     for image in images:
-        if run("docker", "image", "inspect", image, check=False).returncode:
-            run("docker", "pull", image, timeout=600)
+        if execute("docker", "image", "inspect", image, check=False).returncode:
+            execute("docker", "pull", image, timeout=600)
     with tempfile.TemporaryDirectory() as folder:
         archive = Path(folder) / "images.tar"
-        run("docker", "save", "--output", str(archive), *images)
+        execute("docker", "save", "--output", str(archive), *images)
         loads = []
         for host in hosts:
             with archive.open("rb") as source:

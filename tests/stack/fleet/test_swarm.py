@@ -345,7 +345,7 @@ def test_with_a_domain_the_swarm_serves_https_from_one_front_and_publishes_no_pr
 
 
 # Uploads in a bucket: SeaweedFS as a service of the swarm stack (the same override as one host's test).
-SEAWEEDFS_FILE = "tests/stack/compose.seaweedfs.yaml"
+SEAWEEDFS_FILE = "compose/compose.seaweedfs.yaml"
 # Its proxies' port on the nodes: the first stack's proxies hold PROXY_PORT.
 S3_PROXY_PORT = 8001
 

@@ -1,19 +1,24 @@
 import mimetypes
+import os
 import posixpath
+import shutil
 import sys
 import tarfile
+from pathlib import Path
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-# Where an import puts the archive's objects until it has read all of it.
+# Where an import puts the archive's files until it has read all of it: an archive that breaks
+# off replaces nothing.
 STAGING = ".restoring/"
 
 
 class Command(BaseCommand):
     help = (
-        "The uploads in the bucket (MEDIA_STORAGE=s3) as a tar on stdout (export), or replaced by "
-        "the tar on stdin (import). The tar is the one `inv backup` makes of the media volume."
+        "The uploads as one tar on stdout (export), or replaced by the tar on stdin (import), the "
+        "same for both stores: an archive of the media volume restores into a bucket and back."
     )
     requires_system_checks = []
 
@@ -22,59 +27,101 @@ class Command(BaseCommand):
 
     def handle(self, *args, direction, **options):
         bucket = getattr(default_storage, "bucket", None)
-        if bucket is None:
-            raise CommandError("MEDIA_STORAGE is not s3: the uploads are in the media volume.")
+        store = Bucket(bucket) if bucket is not None else Volume(Path(settings.MEDIA_ROOT))
         if direction == "export":
-            export(bucket)
-        else:
-            replace(bucket)
-
-
-def export(bucket) -> None:
-    """Streams every object into the tar, one after the other: nothing is held in memory or on disk."""
-    with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
-        for summary in bucket.objects.all():
-            # Named as in the volume's archive (tar -C media .), so either restores into either.
-            info = tarfile.TarInfo(f"./{summary.key}")
-            info.size, info.mtime, info.mode = summary.size, summary.last_modified.timestamp(), 0o664
-            tar.addfile(info, summary.get()["Body"])
-
-
-def replace(bucket) -> None:
-    """The archive's files become the bucket's objects. They are uploaded under STAGING first: an
-    archive that breaks off replaces nothing. Then each is copied into place inside the store, and
-    the objects the archive does not hold are deleted."""
-    bucket.objects.filter(Prefix=STAGING).delete()
-    try:
-        with tarfile.open(fileobj=sys.stdin.buffer, mode="r|*") as tar:
-            for member in tar:
-                if not member.isfile():
-                    continue
-                name = upload_name(member)
-                # One upload at a time, in memory: each is at most CLIENT_MAX_BODY_SIZE.
-                content = tar.extractfile(member).read()
-                content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-                bucket.put_object(Key=STAGING + name, Body=content, ContentType=content_type)
-    except tarfile.TarError as error:
-        bucket.objects.filter(Prefix=STAGING).delete()
-        raise CommandError(f"The archive is broken ({error}): nothing replaced.") from error
-    except BaseException:
-        bucket.objects.filter(Prefix=STAGING).delete()
-        raise
-    restored = set()
-    for staged in bucket.objects.filter(Prefix=STAGING):
-        name = staged.key.removeprefix(STAGING)
-        bucket.Object(name).copy_from(CopySource={"Bucket": bucket.name, "Key": staged.key})
-        restored.add(name)
-    for summary in bucket.objects.all():
-        if summary.key not in restored and not summary.key.startswith(STAGING):
-            summary.delete()
-    bucket.objects.filter(Prefix=STAGING).delete()
+            with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
+                store.export(tar)
+            return
+        store.discard()
+        try:
+            with tarfile.open(fileobj=sys.stdin.buffer, mode="r|*") as tar:
+                for member in tar:
+                    if member.isfile():
+                        store.stage(upload_name(member), tar.extractfile(member))
+        except tarfile.TarError as error:
+            store.discard()
+            raise CommandError(f"The archive is broken ({error}): nothing replaced.") from error
+        except BaseException:
+            store.discard()
+            raise
+        store.replace()
 
 
 def upload_name(member: tarfile.TarInfo) -> str:
     """The name of an archive's file among the uploads; refused when it points outside them."""
     name = posixpath.normpath(member.name)
-    if name.startswith(("/", "..", STAGING)):
+    if name.startswith(("/", "..", STAGING)) or name == STAGING.rstrip("/"):
         raise CommandError(f"{member.name} in the archive is outside the uploads: nothing replaced.")
     return name
+
+
+class Volume:
+    """The uploads in the media volume (MEDIA_ROOT)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.staging = root / STAGING
+
+    def export(self, tar: tarfile.TarFile) -> None:
+        for path in sorted(self.root.rglob("*")):
+            name = path.relative_to(self.root).as_posix()
+            if path.is_file() and not name.startswith(STAGING):
+                # Named as `tar -C media .` names them.
+                tar.add(path, arcname=f"./{name}", recursive=False)
+
+    def stage(self, name: str, content) -> None:
+        # The folders stay writable for the app's group, as start.sh makes them.
+        os.umask(0o002)
+        target = self.staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            shutil.copyfileobj(content, out)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def replace(self) -> None:
+        self.staging.mkdir(exist_ok=True)
+        for path in self.root.iterdir():
+            if path != self.staging:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for path in self.staging.iterdir():
+            path.rename(self.root / path.name)
+        self.staging.rmdir()
+
+
+class Bucket:
+    """The uploads in the bucket (MEDIA_STORAGE=s3)."""
+
+    def __init__(self, bucket):
+        self.bucket = bucket
+
+    def export(self, tar: tarfile.TarFile) -> None:
+        """Streams every object into the tar, one after the other: nothing is held in memory or on disk."""
+        for summary in self.bucket.objects.all():
+            if summary.key.startswith(STAGING):
+                continue
+            info = tarfile.TarInfo(f"./{summary.key}")
+            info.size, info.mtime, info.mode = summary.size, summary.last_modified.timestamp(), 0o664
+            tar.addfile(info, summary.get()["Body"])
+
+    def stage(self, name: str, content) -> None:
+        # One upload at a time, in memory: each is at most CLIENT_MAX_BODY_SIZE.
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        self.bucket.put_object(Key=STAGING + name, Body=content.read(), ContentType=content_type)
+
+    def discard(self) -> None:
+        self.bucket.objects.filter(Prefix=STAGING).delete()
+
+    def replace(self) -> None:
+        """Each staged object is copied into place inside the store, then the objects the archive
+        does not hold are deleted."""
+        restored = set()
+        for staged in self.bucket.objects.filter(Prefix=STAGING):
+            name = staged.key.removeprefix(STAGING)
+            self.bucket.Object(name).copy_from(CopySource={"Bucket": self.bucket.name, "Key": staged.key})
+            restored.add(name)
+        for summary in self.bucket.objects.all():
+            if summary.key not in restored and not summary.key.startswith(STAGING):
+                summary.delete()
+        self.discard()

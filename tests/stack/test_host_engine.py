@@ -1,5 +1,5 @@
-"""Runs after the whole stack suite (conftest.py puts it last): the suite changed nothing
-engine-wide on this machine's engine. Swarm mode, engine restarts and prunes happen on fleet
+"""Runs after the whole stack suite (conftest.py puts it last, and starts the bystander first):
+the suite changed nothing engine-wide on this machine's engine. Swarm mode, engine restarts and prunes happen on fleet
 hosts only; a stack that was running here before the suite still works after it."""
 
 import pytest

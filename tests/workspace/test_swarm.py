@@ -1,0 +1,102 @@
+"""The swarm's translation, secrets and one-off jobs (workspace/swarm.py), without an engine."""
+
+import json
+
+from tests.workspace.conftest import GOOD, calls, commands, mock_context
+from workspace.deployment import Deployment
+from workspace.swarm import create_secrets, deploy_swarm, manage_job, registry_of, secret_names, swarm_stack
+
+BUCKET = ("MEDIA_STORAGE=s3", "AWS_STORAGE_BUCKET_NAME=b", "AWS_S3_REGION_NAME=r")
+KEYS = ("AWS_ACCESS_KEY_ID=key-id", "AWS_SECRET_ACCESS_KEY=key-secret")
+
+
+def test_the_stack_file_leaves_out_what_docker_stack_deploy_refuses():
+    model = {
+        "name": "site",
+        "x-service": {},
+        "services": {
+            "app": {"build": {"context": "."}, "depends_on": {"db": {}}, "group_add": ["10001"], "init": None},
+            "proxy": {
+                "ports": [{"target": 8080, "published": "8000", "host_ip": "127.0.0.1"}],
+                "deploy": {"resources": {"limits": {"cpus": 0.5}}},
+            },
+        },
+    }
+    stack = swarm_stack(model)
+    assert set(stack) == {"services"}
+    assert stack["services"]["app"] == {}
+    assert stack["services"]["proxy"]["ports"] == [{"target": 8080, "published": 8000}]
+    assert stack["services"]["proxy"]["deploy"]["resources"]["limits"]["cpus"] == "0.5"
+
+
+def test_each_secret_setting_becomes_a_docker_secret_named_by_its_values(deploy_env):
+    names = secret_names(Deployment(deploy_env(*GOOD)))
+    assert set(names) == {"SECRET_KEY_SECRET", "POSTGRES_PASSWORD_SECRET"}
+    assert names["SECRET_KEY_SECRET"].startswith("django-compose-workspace-deploy_secret_key_")
+    changed = secret_names(Deployment(deploy_env(GOOD[0] + "-changed", *GOOD[1:])))
+    assert changed["SECRET_KEY_SECRET"] != names["SECRET_KEY_SECRET"]
+    # No value is in a name.
+    assert not any(value.split("=", 1)[1] in json.dumps(names) for value in GOOD)
+
+
+def test_the_buckets_keys_are_secrets_too(deploy_env):
+    names = secret_names(Deployment(deploy_env(*GOOD, *BUCKET, *KEYS)))
+    assert {"AWS_ACCESS_KEY_ID_SECRET", "AWS_SECRET_ACCESS_KEY_SECRET"} <= set(names)
+
+
+def test_a_missing_secret_is_created_from_stdin_on_the_deployments_engine(deploy_env):
+    c = mock_context(failing=("docker secret inspect",))
+    create_secrets(c, Deployment(deploy_env(*GOOD), host="ssh://root@node0"))
+    created = [call for call in calls(c) if call.args[0].startswith("docker secret create")]
+    assert [call.kwargs["in_stream"].getvalue() for call in created] == [
+        "a-long-random-key-of-this-site-only",
+        "a-password-of-this-site",
+    ]
+    assert all(call.kwargs["env"] == {"DOCKER_HOST": "ssh://root@node0"} for call in calls(c))
+
+
+def test_an_existing_secret_is_not_created_again(deploy_env):
+    c = mock_context()
+    create_secrets(c, Deployment(deploy_env(*GOOD)))
+    assert not [command for command in commands(c) if command.startswith("docker secret create")]
+
+
+def test_registry_is_what_docker_takes_for_one():
+    assert registry_of("registry.example.com/site") == "registry.example.com"
+    assert registry_of("10.0.0.5:5000/site") == "10.0.0.5:5000"
+    assert registry_of("localhost/site") == "localhost"
+    assert registry_of("site") == ""
+    assert registry_of("team/site") == ""
+
+
+def test_a_manage_job_runs_with_the_app_services_networks_secrets_and_image():
+    spec = {
+        "ContainerSpec": {"Image": "site-app:1", "Secrets": [{"SecretName": "s1", "File": {"Name": "secret_key"}}]},
+        "Networks": [{"Target": "net1"}],
+    }
+    job = manage_job(spec, "site_manage", "site", "site.env", "migrate --noinput", "check --deploy")
+    assert "--network net1" in job
+    assert "--secret source=s1,target=secret_key" in job
+    assert "--label com.docker.stack.namespace=site" in job
+    assert job.endswith("site-app:1 sh -c 'python manage.py migrate --noinput && python manage.py check --deploy'")
+
+
+def test_a_swarm_deploy_builds_then_deploys_then_migrates(deploy_env, engine):
+    model = {"services": {"app": {"image": "a"}, "proxy": {"image": "p"}}}
+    template = {"ContainerSpec": {"Image": "a", "Env": ["A=1"]}, "Networks": []}
+    c = mock_context(
+        {
+            "config --format json": json.dumps(model),
+            "service inspect": json.dumps(template),
+            "service ps": "Complete 1 second ago: ",
+        }
+    )
+    deploy_swarm(c, Deployment(deploy_env(*GOOD)))
+    ran = commands(c)
+    steps = [
+        next(i for i, command in enumerate(ran) if part in command)
+        for part in (" build", "stack deploy", "service create")
+    ]
+    assert steps == sorted(steps)
+    assert not any(" push " in command for command in ran), "no registry named: nothing is pushed"
+    assert "compose/compose.swarm.yaml" in next(command for command in ran if "config --format json" in command)

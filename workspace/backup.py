@@ -1,0 +1,68 @@
+"""Backups of a deployment on demand: its database (pg_dump, custom format) and its uploads
+(manage.py media_archive, the same tar for the volume and the bucket), into backups/, readable by
+this user only; and the restore of such a folder."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from invoke import Exit
+
+from workspace.compose import ROOT
+from workspace.deployment import Deployment
+from workspace.shell import say, short_path
+
+BACKUPS = ROOT / "backups"
+PARTS = ("db.dump", "media.tar")
+DUMP = 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --format=custom'
+# One transaction: a failed restore leaves the database as it was.
+LOAD = 'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner --single-transaction'
+MEDIA = ("python", "manage.py", "media_archive")
+
+
+def private_folder(path: Path) -> Path:
+    """PATH made with its parents, readable by this user only: a dump holds password hashes and
+    live session keys."""
+    path.mkdir(mode=0o700, parents=True)
+    path.chmod(0o700)
+    return path
+
+
+def backup(deployment: Deployment, into: Path = BACKUPS) -> Path:
+    """A new folder of INTO holding db.dump and media.tar, or nothing when a part fails."""
+    folder = into / time.strftime("%Y%m%d-%H%M%S")
+    partial = private_folder(folder.with_name(folder.name + ".partial"))
+    try:
+        # pg_dump reads one snapshot of the database; the media files come after it, so every
+        # file the dump names is in the archive (uploads are only ever added).
+        for name, command in (("db.dump", ("db", "sh", "-c", DUMP)), ("media.tar", ("app", *MEDIA, "export"))):
+            descriptor = os.open(partial / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                deployment.stream("exec", "-T", *command, stdout=out, hint="Is the stack up? `inv deploy`.")
+    except BaseException:
+        shutil.rmtree(partial)
+        raise
+    partial.rename(folder)
+    say(f"Backed up {deployment.name} to {short_path(folder)}/ ({', '.join(PARTS)})")
+    return folder
+
+
+def check_backup(folder: Path) -> None:
+    missing = [name for name in PARTS if not (folder / name).is_file()]
+    if missing:
+        raise Exit(f"{folder} is not a backup: {' and '.join(missing)} missing (inv backup makes one).", 1)
+
+
+def restore(c, deployment: Deployment, folder: Path) -> None:
+    """Put FOLDER's database and uploads back into the deployment, the app stopped meanwhile."""
+    # Nothing writes while the data is replaced.
+    deployment.compose(c, "stop proxy app")
+    try:
+        with (folder / "db.dump").open("rb") as dump:
+            deployment.stream("exec", "-T", "db", "sh", "-c", LOAD, stdin=dump)
+        with (folder / "media.tar").open("rb") as media:
+            deployment.stream("run", "--rm", "--no-deps", "-T", "app", *MEDIA, "import", stdin=media)
+    finally:
+        deployment.compose(c, "up --detach --wait")
+    say(f"Restored {short_path(folder)} into {deployment.name}: {deployment.url()}")

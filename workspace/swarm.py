@@ -1,0 +1,142 @@
+"""A deployment on a Docker Swarm: the compose model translated to a stack file, the secrets as
+Docker secrets, one-off manage.py jobs, and the deploy itself (`inv deploy --swarm`)."""
+
+import hashlib
+import io
+import json
+import shlex
+import tempfile
+import time
+
+from invoke import Exit
+
+from workspace.compose import DEPLOY_FILES, SWARM_FILES, SWARM_S3_FILES
+from workspace.deployment import Deployment
+from workspace.settings import SECRETS
+from workspace.shell import say
+
+
+def swarm_stack(model: dict) -> dict:
+    """The compose model (`docker compose config`) in the older schema `docker stack deploy`
+    reads: without the keys it refuses, with the types it wants. The build stays with compose;
+    a swarm starts services in any order and restarts them until their dependencies answer;
+    its proxies reach the app over TCP, so they need no group for the app's socket (group_add)."""
+    stack = {key: value for key, value in model.items() if key != "name" and not key.startswith("x-")}
+    for service in stack["services"].values():
+        for key in ("build", "depends_on", "group_add", *(k for k, v in service.items() if v is None)):
+            service.pop(key, None)
+        for port in service.get("ports", []):
+            # A swarm publishes on every interface of the node.
+            port.pop("host_ip", None)
+            port["published"] = int(port["published"])
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        if "cpus" in limits:
+            limits["cpus"] = str(limits["cpus"])
+    return stack
+
+
+def secret_names(deployment: Deployment) -> dict[str, str]:
+    """For each secret setting the deployment needs (workspace/settings.py), the variable the swarm
+    files name it by (SECRET_KEY_SECRET) and the Docker secret's name. A swarm secret cannot
+    change: a new value gets a new name (a digest of all the values, which reveals nothing of them
+    while the secret key is long and random), and the services roll over to it."""
+    needed = [setting.name for setting in SECRETS if setting.name in deployment.settings]
+    digest = hashlib.sha256("\0".join(deployment.settings[name] for name in needed).encode()).hexdigest()[:12]
+    return {f"{name}_SECRET": f"{deployment.name}_{name.lower()}_{digest}" for name in needed}
+
+
+def create_secrets(c, deployment: Deployment) -> dict[str, str]:
+    """The deployment's Docker secrets, created once per value; `docker stack rm` removes them
+    with the stack (its namespace label). Returns secret_names()."""
+    names = secret_names(deployment)
+    for variable, name in names.items():
+        if deployment.docker(c, f"secret inspect {name}", hide=True, warn=True).failed:
+            label = f"com.docker.stack.namespace={deployment.name}"
+            value = io.StringIO(deployment.settings[variable.removesuffix("_SECRET")])
+            deployment.docker(c, f"secret create --label {label} {name} -", in_stream=value, pty=False)
+    return names
+
+
+def registry_of(image_prefix: str) -> str:
+    """The registry an image prefix names (`registry.example.com/site`, `10.0.0.5:5000/site`), or
+    "" when the images stay on the engine that builds them. Docker's own rule: the first part of
+    the name is a registry when it holds a dot or a port, or is localhost."""
+    first, slash, _ = image_prefix.partition("/")
+    return first if slash and ("." in first or ":" in first or first == "localhost") else ""
+
+
+def manage_job(spec: dict, job: str, stack: str, settings_file: str, *commands: str) -> str:
+    """`docker service create` of a one-off job running manage.py COMMANDS with the app service's
+    image, networks, secrets and settings (SPEC: its task template, SETTINGS_FILE: its env)."""
+    container = spec["ContainerSpec"]
+    # The stack's label: `docker stack rm` (and the next deploy's --prune) removes a leftover job.
+    options = [f"--name {job} --mode replicated-job --restart-condition none"]
+    options.append(f"--label com.docker.stack.namespace={stack}")
+    options += [f"--network {network['Target']}" for network in spec["Networks"]]
+    options += [f"--secret source={s['SecretName']},target={s['File']['Name']}" for s in container.get("Secrets", [])]
+    options.append(f"--env-file {settings_file}")
+    script = shlex.quote(" && ".join(f"python manage.py {command}" for command in commands))
+    return f"service create --detach=false {' '.join(options)} {container['Image']} sh -c {script}"
+
+
+def swarm_manage(c, deployment: Deployment, *commands: str) -> None:
+    """Run manage.py commands once, in a swarm job, on whichever node has room: the engine
+    `--host` names needs no app replica."""
+    template = "{{json .Spec.TaskTemplate}}"
+    inspected = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_app", hide=True)
+    spec = json.loads(inspected.stdout)
+    job = f"{deployment.name}_manage"
+    deployment.docker(c, f"service rm {job}", hide=True, warn=True)
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix=f"{job}-", suffix=".env") as settings:
+            settings.write("".join(f"{line}\n" for line in spec["ContainerSpec"]["Env"]))
+            settings.flush()
+            deployment.docker(c, manage_job(spec, job, deployment.name, settings.name, *commands))
+        deployment.docker(c, f"service logs --raw {job}", pty=False)
+        template = "{{.CurrentState}}: {{.Error}}"
+        state = deployment.docker(c, f"service ps --no-trunc --format '{template}' {job}", hide=True).stdout.strip()
+    finally:
+        deployment.docker(c, f"service rm {job}", hide=True, warn=True)
+    if not state.startswith("Complete"):
+        raise Exit(f"manage.py failed on the swarm ({state}): its output is above.", 1)
+
+
+def swarm_files(deployment: Deployment) -> tuple[str, ...]:
+    """The compose files of the swarm's stack: the deployment's, with the secrets' files."""
+    media = SWARM_S3_FILES if deployment.media_storage == "s3" else ()
+    return (*DEPLOY_FILES, *SWARM_FILES, *media, *deployment.https, *deployment.extra_files)
+
+
+def deploy_swarm(c, deployment: Deployment) -> None:
+    """Build (and push to the registry IMAGE_PREFIX names), create the secrets, deploy the stack,
+    then migrate and check in a one-off job."""
+    # A swarm updates a service only when its spec changes: each deploy tags a new version.
+    env = {"IMAGE_TAG": deployment.settings.get("IMAGE_TAG") or time.strftime("%Y%m%d%H%M%S")}
+    deployment.compose(c, "build", env=env, hint="Read the build output above.")
+    registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
+    if registry:
+        # Every node pulls the images from there; only app and proxy are built here.
+        unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
+        pushed = "app proxy" + (" front" if deployment.domain else "")
+        deployment.compose(c, f"push {pushed}", env=env, hint=unreachable)
+    env.update(create_secrets(c, deployment))
+    model = deployment.compose(c, "config --format json", files=swarm_files(deployment), env=env, hide="out")
+    # The stack file holds no secret: those are Docker secrets by now.
+    with tempfile.NamedTemporaryFile("w", prefix=f"{deployment.name}-", suffix=".json") as stack:
+        json.dump(swarm_stack(json.loads(model.stdout)), stack)
+        stack.flush()
+        # With a registry, the manager pins each image's digest, so every node runs the same
+        # build, and the nodes get this client's login to pull; without one, the images are
+        # this engine's own and nothing is looked up.
+        images = "--resolve-image always --with-registry-auth" if registry else "--resolve-image never"
+        deployment.docker(
+            c,
+            f"stack deploy --detach=false --prune {images} -c {stack.name} {deployment.name}",
+            # The CLI waits for the services to converge: forever, if a task keeps failing.
+            timeout=600,
+            hint="`docker service ps --no-trunc <stack>_<service>` shows why a task failed; fix it, deploy again.",
+        )
+    swarm_manage(c, deployment, "migrate --noinput", "check --deploy --fail-level WARNING")
+    port = deployment.settings.get("PROXY_PORT") or 8000
+    where = deployment.url() if deployment.domain else f"port {port} of each node"
+    say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: {where}")
