@@ -13,7 +13,7 @@ from pathlib import Path
 from invoke import Exit
 
 from workspace.compose import DEPLOY_FILES, HTTPS_FILES, ROOT, Project, compose, read_env
-from workspace.settings import BY_NAME, problems
+from workspace.settings import BY_NAME, interpolated, problems
 from workspace.shell import run, say, short_path
 
 DEPLOY_ENV = ROOT / ".env.deploy"
@@ -38,11 +38,13 @@ class Deployment:
         if not self.env_file.exists():
             raise Exit(f"No {where}: copy .env.deploy.example to .env.deploy and set its values.", 1)
         written = read_env(self.env_file)
-        # The shell wins over the file, as in compose; only the table's names are settings.
+        # The variables a site's own compose file reads are its settings too.
+        own = set().union(*(interpolated(Path(name).read_text()) for name in extra_files))
+        # The shell wins over the file, as in compose.
         merged = {**written, **os.environ}
-        self.settings = {name: merged[name] for name in BY_NAME if merged.get(name)}
-        self.from_shell = sorted(name for name in BY_NAME if name in os.environ)
-        found = problems(self.settings, read_env(DEPLOY_EXAMPLE), written)
+        self.settings = {name: merged[name] for name in {*BY_NAME, *own} if merged.get(name)}
+        self.from_shell = sorted(name for name in {*BY_NAME, *own} if name in os.environ)
+        found = problems(self.settings, read_env(DEPLOY_EXAMPLE), written, own)
         if found:
             raise Exit("\n".join(f"{where}: {problem} (see .env.deploy.example)." for problem in found), 1)
         self.engine = engine_of(host)

@@ -129,14 +129,20 @@ BY_NAME = {setting.name: setting for setting in TABLE}
 SECRETS = tuple(setting for setting in TABLE if setting.secret)
 
 
-def problems(settings: Settings, example: Settings, written: Iterable[str]) -> list[str]:
+def interpolated(text: str) -> set[str]:
+    """The variables a compose file's TEXT reads (`${NAME}`, `${NAME:-default}`, ...)."""
+    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+
+
+def problems(settings: Settings, example: Settings, written: Iterable[str], also: Iterable[str] = ()) -> list[str]:
     """What a deployment must not run with, one line each: a name WRITTEN in its env file that is
-    no setting (with the nearest known one), a required setting missing, an example's secret, a
-    value its check refuses."""
+    no setting (with the nearest known one; ALSO names more, those a site's own compose file
+    reads), a required setting missing, an example's secret, a value its check refuses."""
     found = []
+    known = {*BY_NAME, *also}
     for name in written:
-        if name not in BY_NAME:
-            near = difflib.get_close_matches(name, BY_NAME, n=1)
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
             found.append(f"{name} is not a setting" + (f": did you mean {near[0]}?" if near else ""))
     for setting in TABLE:
         value = settings.get(setting.name, "")

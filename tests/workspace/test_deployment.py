@@ -52,6 +52,16 @@ def test_a_misspelt_name_is_named_with_the_nearest_known_one(deploy_env):
     assert len(message.splitlines()) == 1
 
 
+def test_the_variables_a_sites_own_compose_file_reads_are_settings_too(deploy_env, tmp_path):
+    override = tmp_path / "compose.site.yaml"
+    override.write_text("services:\n  app:\n    environment:\n      SENTRY_DSN: ${SENTRY_DSN:-}\n")
+    env_file = deploy_env(*GOOD, "SENTRY_DSN=https://key@sentry.example.com/1")
+    assert "SENTRY_DSN is not a setting" in refusal(env_file)
+    deployment = Deployment(env_file, extra_files=(str(override),))
+    assert deployment.settings["SENTRY_DSN"] == "https://key@sentry.example.com/1"
+    assert deployment.files[-1] == str(override)
+
+
 @pytest.mark.parametrize(
     ("line", "named"),
     [

@@ -4,7 +4,7 @@ elsewhere: the example env file, the compose files, the docs."""
 import re
 
 from workspace.compose import ROOT
-from workspace.settings import BY_NAME, SECRETS, markdown
+from workspace.settings import BY_NAME, SECRETS, interpolated, markdown
 
 # Set by the tasks themselves, never by a user: the image tag of a swarm deploy, the names of its
 # secrets, the bench's template.
@@ -23,8 +23,8 @@ def named_in_example() -> set[str]:
     return set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, re.MULTILINE))
 
 
-def interpolated(name: str) -> set[str]:
-    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (ROOT / "compose" / name).read_text()))
+def compose_reads(name: str) -> set[str]:
+    return interpolated((ROOT / "compose" / name).read_text())
 
 
 def test_every_setting_of_the_example_is_in_the_table():
@@ -32,12 +32,12 @@ def test_every_setting_of_the_example_is_in_the_table():
 
 
 def test_every_variable_the_deployments_compose_files_read_is_in_the_table_or_set_by_the_tasks():
-    read = set().union(*(interpolated(name) for name in DEPLOY_COMPOSE))
+    read = set().union(*(compose_reads(name) for name in DEPLOY_COMPOSE))
     assert read - set(BY_NAME) - SET_BY_TASKS == set()
 
 
 def test_every_secret_of_the_table_has_its_docker_secret_in_the_swarm_files():
-    swarm = interpolated("compose.swarm.yaml") | interpolated("compose.swarm-s3.yaml")
+    swarm = compose_reads("compose.swarm.yaml") | compose_reads("compose.swarm-s3.yaml")
     assert {f"{setting.name}_SECRET" for setting in SECRETS} == {name for name in swarm if name.endswith("_SECRET")}
 
 
