@@ -44,6 +44,7 @@ class Workspace:
     gid: int
     project: str
     port: int
+    up: subprocess.CompletedProcess | None = None
 
     @property
     def app(self) -> Path:
@@ -58,8 +59,8 @@ class Workspace:
                 for name in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONTEXT")
                 if name in os.environ
             },
+            # The shell wins over .env's project name, as in compose.
             "COMPOSE_PROJECT_NAME": self.project,
-            "PROXY_PORT": str(self.port),
             "APP_UID": str(self.uid),
             "APP_GID": str(self.gid),
         }
@@ -101,14 +102,36 @@ def workspace():
     copy = Workspace(
         fresh_clone(base / "workspace", uid, gid), uid, gid, f"test-loop-{uuid.uuid4().hex[:8]}", free_port()
     )
+    # The port in .env, with a comment as people write one: the tasks read it as compose does.
+    env_file = copy.path / ".env"
+    env_file.write_text((copy.path / ".env.example").read_text() + f"PROXY_PORT={copy.port}   # the port\n")
+    os.chown(env_file, uid, gid)
     try:
-        result = copy.inv("up", timeout=900)
-        assert result.returncode == 0, result.stdout[-6000:]
+        copy.up = copy.inv("up", timeout=900)
+        assert copy.up.returncode == 0, copy.up.stdout[-6000:]
         yield copy
     finally:
         left = tear_down(copy.project, copy.path)
         shutil.rmtree(base, ignore_errors=True)
         assert not left, f"left behind after teardown: {left}"
+
+
+def test_inv_up_answers_on_the_port_of_env_and_prints_that_address(workspace):
+    assert f"The stack is up: http://127.0.0.1:{workspace.port}/" in workspace.up.stdout
+    assert workspace.get("/healthz").status_code == 200
+
+
+def test_plain_docker_compose_in_the_root_sees_the_development_stack(workspace):
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "DOCKER_HOST") if name in os.environ}
+    listed = subprocess.run(
+        ["docker", "compose", "ps", "--services"],
+        cwd=workspace.path,
+        env={**env, "COMPOSE_PROJECT_NAME": workspace.project},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert sorted(listed.stdout.split()) == ["app", "db", "proxy"]
 
 
 def test_inv_test_help_shows_the_tasks_own_help():
