@@ -132,8 +132,8 @@ class Stack:
         }
         env_file = workdir / "bench.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
-        # Its env file wins over this shell, as for every stack of the workspace.
-        self.compose_project = Project(files=BENCH_FILES, env_file=env_file, name=self.project)
+        # Its settings are the bench's own: given by the caller, they win over this shell's.
+        self.compose_project = Project(files=BENCH_FILES, env_file=env_file, name=self.project, overrides=self.env)
 
     def compose(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return execute(*self.compose_project.command(*args), env=self.compose_project.environment(), **kwargs)
