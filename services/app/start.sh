@@ -46,5 +46,13 @@ for name in $(env | sed -n 's/^\(UWSGI_[A-Z_]*\)=$/\1/p'); do
     unset "$name"
 done
 
+# The proxy's way in: the UNIX socket of a single app container (compose.yaml), else TCP port 9000
+# on this container's address in the proxy's network alone, which has the name `uwsgi` there
+# (compose.yaml): the database's network must not reach uWSGI.
+if [ -z "${UWSGI_SOCKET:-}" ]; then
+    UWSGI_SOCKET="$(python listen_address.py uwsgi):9000"
+    export UWSGI_SOCKET
+fi
+
 # exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
 exec uwsgi --ini uwsgi.ini

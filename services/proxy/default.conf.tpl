@@ -1,7 +1,6 @@
 # nginx site config; the image's entrypoint renders it at start (the Dockerfile
 # says where), replacing only the dollar-brace variables (LISTEN_PORT, APP_ADDRESS,
-# CLIENT_MAX_BODY_SIZE, TRUST_FORWARDED_PROTO, NGINX_LOCAL_RESOLVERS).
-# Plain $variables are nginx's own.
+# CLIENT_MAX_BODY_SIZE, NGINX_LOCAL_RESOLVERS). Plain $variables are nginx's own.
 
 # The app's address is looked up per request (see uwsgi_pass below), so a
 # recreated app container is found again without restarting nginx. Kept 2s: a
@@ -23,6 +22,11 @@ map $upstream_http_referrer_policy $security_referrer_policy {
     ""      "same-origin";
     default "";
 }
+# The site uses no camera, microphone, location or the like: nor may anything it shows.
+map $upstream_http_permissions_policy $security_permissions_policy {
+    ""      "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()";
+    default "";
+}
 
 # ManifestStaticFilesStorage names files like base.4f2a9c1e7d3b.css: such a
 # name changes whenever the content does, so it can be cached for good.
@@ -41,18 +45,48 @@ map $sent_http_content_type $media_content_disposition {
     default                              "attachment";
 }
 
-# X-Forwarded-Proto for the app. The deployment's TLS front (compose.https.yaml)
-# comes over its UNIX socket and is trusted. Over TCP a client's value is kept
-# only while TRUST_FORWARDED_PROTO is true (a front of your own on this host's
-# loopback); else, and when there is none, this proxy's own scheme is sent.
-map $server_addr $trusted_front {
-    "~^unix:" true;
-    default   "${TRUST_FORWARDED_PROTO}";
+# The fronts whose word nginx takes: the deployment's TLS front, over its UNIX socket
+# (compose.https.yaml), and the addresses in FORWARDED_ALLOW_IPS, a front of your own (fronts.sh
+# writes them at start). Nobody else's X-Forwarded-For or X-Forwarded-Proto is believed.
+# From a front, the client's address is the last one of X-Forwarded-For: the one the front saw
+# (Caddy replaces a client's own header, a balancer appends to it). It is $remote_addr from here
+# on: the limits per client below count clients, not the front.
+set_real_ip_from unix:;
+include /tmp/forwarded-allow.conf;
+real_ip_header X-Forwarded-For;
+geo $realip_remote_addr $allowed_front {
+    default 0;
+    include /tmp/forwarded-allow.geo;
 }
+map "$server_addr:$allowed_front" $trusted_front {
+    "~^unix:" 1;
+    "~:1$"    1;
+    default   0;
+}
+# X-Forwarded-Proto for the app: a front's, else this proxy's own scheme.
 map "$trusted_front:$http_x_forwarded_proto" $forwarded_proto {
-    "~^true:(?<proto>https?)$" $proto;
-    default                    $scheme;
+    "~^1:(?<proto>https?)$" $proto;
+    default                 $scheme;
 }
+
+# Tries at logging in, per client: 20 at once, then one every 6 s, so never more than 30 in a
+# minute (a POST to the login forms; reading them is not a try). django-axes locks an account
+# after its own count of failures, whoever tries.
+map $request_method $login_client {
+    POST    $binary_remote_addr;
+    default "";
+}
+limit_req_zone $login_client zone=login:10m rate=10r/m;
+# Requests with a body in progress at once, per client: each may hold CLIENT_MAX_BODY_SIZE
+# waiting on disk. Reading (GET, HEAD) is not limited.
+map $request_method $writing_client {
+    GET     "";
+    HEAD    "";
+    default $binary_remote_addr;
+}
+limit_conn_zone $writing_client zone=writes:10m;
+limit_req_status 429;
+limit_conn_status 429;
 
 gzip on;
 gzip_vary on;
@@ -74,7 +108,7 @@ open_file_cache_valid 2s;
 
 server {
     listen ${LISTEN_PORT} default_server;
-    # The TLS front's UNIX socket, when FRONT_SOCKET names one (front-socket.sh).
+    # The TLS front's UNIX socket, when FRONT_SOCKET names one (fronts.sh).
     include /tmp/front-socket.conf;
     server_name _;
     # The image's access log (stdout), written in batches: a write, and Docker's log
@@ -83,7 +117,13 @@ server {
     access_log /var/log/nginx/access.log main buffer=64k flush=1s;
 
     client_max_body_size ${CLIENT_MAX_BODY_SIZE};
+    # A body waits here until it is whole (larger than a 16k buffer): a volume of its own
+    # (compose.yaml), never memory, so uploads in flight cannot starve nginx.
+    client_body_temp_path /var/cache/nginx/bodies;
+    limit_conn writes 10;
     error_page 413 @upload_too_large;
+    error_page 429 @too_many;
+    error_page 403 @login_first;
     error_page 502 503 504 /unavailable.html;
     # nginx itself rejects a path that climbs above the root (/static/../../x)
     # with 400: answer such a request as any other missing file.
@@ -96,7 +136,21 @@ server {
     # time), or unix:PATH, the socket of a single app container (compose.yaml).
     set $app ${APP_ADDRESS};
 
+    # The forms a visitor posts: logging in and out. Their bodies are small; the tries at
+    # logging in are limited per client (the zone `login` above).
+    location ~ ^/(admin/)?log(in|out)/$ {
+        limit_req zone=login burst=20 nodelay;
+        client_max_body_size 16k;
+        include security_headers.conf;
+        uwsgi_pass $app;
+        include uwsgi_params;
+        uwsgi_connect_timeout 2s;
+    }
+
+    # Anything else goes on to the app once it is clear that a request with a body comes from
+    # a logged-in user (/_session below).
     location / {
+        auth_request /_session;
         include security_headers.conf;
         uwsgi_pass $app;
         include uwsgi_params;
@@ -109,6 +163,7 @@ server {
 
     # The same, for a static file nginx does not have (below).
     location @app {
+        auth_request /_session;
         include security_headers.conf;
         uwsgi_pass $app;
         include uwsgi_params;
@@ -141,19 +196,60 @@ server {
     }
 
     location @media {
+        auth_request /_session;
         include media_headers.conf;
+        # The /media/ policy alone (media_headers.conf), not the one of the app's pages.
+        uwsgi_hide_header Content-Security-Policy;
         uwsgi_pass $app;
         include uwsgi_params;
         uwsgi_connect_timeout 2s;
     }
 
-    # The bucket's object, at the URL the app signed for this request
-    # (X-Accel-Redirect: /_bucket/SCHEME/HOST/PATH?SIGNATURE): nginx fetches it,
-    # so the bucket stays private and the answer is the site's, with its headers.
-    location ~ ^/_bucket/(?<bucket_scheme>https?)/(?<bucket_host>[^/]+)(?<bucket_path>/.*)$ {
+    # Asked before a request goes on to the app (auth_request): does it come from a logged-in
+    # user? Reading needs no login. For anything else the app looks at the session
+    # (core.views.session), given the headers only: a visitor's POST is refused before nginx
+    # reads a byte of its body, so visitors cannot fill the proxy with bodies the app would
+    # refuse anyway. Only writing needs a login (docs/security.md).
+    location = /_session {
+        internal;
+        # The request's own method: a subrequest's $request_method is its main request's.
+        if ($request_method ~ ^(GET|HEAD)$) {
+            return 204;
+        }
+        uwsgi_pass $app;
+        uwsgi_pass_request_body off;
+        uwsgi_param REQUEST_METHOD         GET;
+        uwsgi_param REQUEST_URI            /_session;
+        uwsgi_param PATH_INFO              /_session;
+        uwsgi_param QUERY_STRING           "";
+        uwsgi_param SERVER_PROTOCOL        $server_protocol;
+        uwsgi_param SERVER_NAME            $server_name;
+        uwsgi_param SERVER_PORT            $server_port;
+        uwsgi_param REMOTE_ADDR            $remote_addr;
+        uwsgi_param HTTP_HOST              $http_host;
+        uwsgi_param HTTP_X_FORWARDED_HOST  $http_host;
+        uwsgi_param HTTP_X_FORWARDED_PROTO $forwarded_proto;
+        uwsgi_connect_timeout 2s;
+        # Only the app's clear no (403) refuses. Any other answer (the app or its database
+        # away, a host it does not serve) lets the request through to the app, which answers
+        # it as it always has (502, 503, 400).
+        uwsgi_intercept_errors on;
+        error_page 301 302 400 404 405 500 502 503 504 = @session_unknown;
+    }
+
+    location @session_unknown {
+        return 204;
+    }
+
+    # The bucket's object, at the URL the app signed for this request (X-Accel-Redirect:
+    # /_bucket, the URL in X-Bucket-Url): nginx fetches it, so the bucket stays private and the
+    # answer is the site's, with its headers. The URL goes on exactly as the app wrote it: a
+    # path nginx took apart would come decoded, and a key with a space, % or ? would break.
+    location = /_bucket {
         internal;
         include media_headers.conf;
-        proxy_pass $bucket_scheme://$bucket_host$bucket_path$is_args$args;
+        set $bucket_url $upstream_http_x_bucket_url;
+        proxy_pass $bucket_url;
         # The site's cookies and credentials are not the store's business.
         proxy_set_header Cookie "";
         proxy_set_header Authorization "";
@@ -182,6 +278,19 @@ server {
         access_log off;
         default_type text/plain;
         return 200 "ok\n";
+    }
+
+    location @too_many {
+        include security_headers.conf;
+        add_header Retry-After 10 always;
+        default_type text/plain;
+        return 429 "Too many requests: try again in a few seconds.\n";
+    }
+
+    location @login_first {
+        include security_headers.conf;
+        default_type text/plain;
+        return 403 "Log in to add todos.\n";
     }
 
     location @upload_too_large {

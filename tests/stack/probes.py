@@ -19,6 +19,46 @@ def inspect(stack: Stack, service: str) -> dict:
     return json.loads(output)[0]
 
 
+def containers(stack: Stack, service: str) -> list[dict]:
+    """`docker inspect` of each of the service's containers (its replicas)."""
+    ids = stack.compose("ps", "-q", service).stdout.split()
+    output = subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout
+    return json.loads(output)
+
+
+def from_inside(stack: Stack, service: str, code: str, *args: str) -> str:
+    """Runs Python CODE with ARGS in the network namespace of the service's container, as a
+    process that got into that container would (the app's image brings the Python); its output."""
+    target = containers(stack, service)[0]["Id"]
+    image = containers(stack, "app")[0]["Image"]
+    command = ["docker", "run", "--rm", "--network", f"container:{target}", "--entrypoint", "python", image]
+    result = subprocess.run([*command, "-c", code, *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+# For from_inside: which of the addresses (arguments) take a TCP connection on uWSGI's port.
+CONNECTS_TO_UWSGI = """
+import json, socket, sys
+def connects(address):
+    try:
+        socket.create_connection((address, 9000), timeout=3).close()
+        return True
+    except OSError:
+        return False
+print(json.dumps({address: connects(address) for address in sys.argv[1:]}))
+"""
+
+
+def app_addresses(stack: Stack) -> list[str]:
+    """Every address of every app container, in every network it is in."""
+    return [
+        network["IPAddress"]
+        for app in containers(stack, "app")
+        for network in app["NetworkSettings"]["Networks"].values()
+    ]
+
+
 def wait_until_healthy(stack: Stack, service: str, timeout=60) -> float:
     """Waits for the service's healthcheck to pass; returns the monotonic time it did."""
     deadline = time.monotonic() + timeout

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.stack
 
 def deploy_stack(tmp) -> Stack:
     """A deploy env file of its own: project, image names and loopback port unique to the test."""
-    stack = Stack(tmp, files=DEPLOY_FILES, HTTPS="true", APP_REPLICAS="2")
+    # The test is the TLS front (BEHIND_TLS): the proxy believes it from any address.
+    stack = Stack(tmp, files=DEPLOY_FILES, HTTPS="true", APP_REPLICAS="2", FORWARDED_ALLOW_IPS="*")
     stack.env.update(COMPOSE_PROJECT_NAME=stack.project, IMAGE_PREFIX=stack.project)
     stack.write_env()
     return stack

@@ -4,6 +4,8 @@ front answers to the domain. The client trusts Pebble's issuing root and nothing
 reaches the front on its loopback-published ports, with the domain's name for TLS and Host."""
 
 import http.client
+import ipaddress
+import json
 import socket
 import ssl
 import subprocess
@@ -12,6 +14,7 @@ import time
 import pytest
 import requests
 
+from tests.stack.probes import CONNECTS_TO_UWSGI, app_addresses, from_inside, inspect, logs
 from tests.stack.support import Stack, remove_images
 from tests.support import free_port
 from workspace.compose import DEPLOY_FILES
@@ -126,10 +129,10 @@ def test_plain_http_is_redirected_to_https(site):
     assert response.headers["Location"] == f"https://{DOMAIN}/login/"
 
 
-def test_https_pages_send_hsts_and_secure_cookies(site):
+def test_https_pages_send_hsts_for_a_year_without_subdomains_or_preload_and_secure_cookies(site):
     response, _, _ = site.get("/login/")
     assert response.status == 200
-    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     cookies = response.headers.get_all("Set-Cookie")
     assert cookies
     assert all("Secure" in cookie for cookie in cookies), cookies
@@ -196,3 +199,27 @@ def test_deploy_refuses_a_malformed_domain_or_email_in_one_line(stack_tmp, setti
     assert result.returncode == 1
     assert len(lines) == 1, lines
     assert lines[0].startswith(message), lines
+
+
+def test_the_front_is_healthy(site):
+    assert inspect(site.stack, "front")["State"]["Health"]["Status"] == "healthy"
+
+
+def test_the_proxy_counts_clients_by_their_own_address_not_the_fronts(site):
+    # A client's own X-Forwarded-For is the client's claim: the front replaces it.
+    response, _, _ = site.get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert response.status == 200
+    time.sleep(1.5)  # nginx writes its access log at least once a second
+    line = [line for line in logs(site.stack, "proxy") if '"GET /healthz' in line][-1]
+    client = line.split()[0]
+    assert client not in {"unix:", "203.0.113.7"}, line
+    assert ipaddress.ip_address(client), line
+
+
+def test_neither_the_front_nor_the_database_reaches_uwsgi(site):
+    addresses = app_addresses(site.stack)
+    for service in ("front", "db"):
+        reached = json.loads(from_inside(site.stack, service, CONNECTS_TO_UWSGI, *addresses))
+        assert not any(reached.values()), f"{service} reaches uWSGI: {reached}"
+    reached = json.loads(from_inside(site.stack, "proxy", CONNECTS_TO_UWSGI, *addresses))
+    assert any(reached.values()), f"the proxy does not reach uWSGI: {reached}"

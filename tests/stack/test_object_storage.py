@@ -19,6 +19,7 @@ pytestmark = pytest.mark.stack
 
 FILES = (*DEPLOY_FILES, "compose/compose.seaweedfs.yaml")
 PNG = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(300_000)
+SMALL_PNG = PNG[:20_000]
 MEDIA_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
     "X-Content-Type-Options": "nosniff",
@@ -101,6 +102,44 @@ def test_a_missing_file_is_a_plain_404_and_the_bucket_refuses_anonymous_requests
     anonymous = f"import urllib.request as u; u.urlopen('http://seaweedfs:8333/media/{key}')"
     refused = stack.compose("exec", "-T", "app", "python", "-c", anonymous, check=False)
     assert "HTTP Error 403" in refused.stderr
+
+
+# Run in the app container: stores CONTENT (hex) under the exact key KEY, a todo's attachment unless
+# ORPHAN; prints the link the todo list shows for it.
+STORE = (
+    "import os; from django.core.files.base import ContentFile; from core.models import Todo; "
+    "from django.core.files.storage import default_storage as s; "
+    "key = s.save(os.environ['KEY'], ContentFile(bytes.fromhex(os.environ['CONTENT']))); "
+    "os.environ['ORPHAN'] or Todo.objects.create(title=key, attachment=key); print(s.url(key))"
+)
+
+
+def store(stack: Stack, key: str, content: bytes, *, orphan=False) -> str:
+    env = {"KEY": key, "CONTENT": content.hex(), "ORPHAN": "1" if orphan else ""}
+    return stack.manage("shell", "-c", STORE, env=env).split()[-1]
+
+
+def test_any_key_a_store_can_hold_is_served_space_percent_question_mark_and_hash_included(stack):
+    key = "attachments/a b%20c?d#e+f ü.png"
+    link = store(stack, key, SMALL_PNG)
+    assert link == "/media/attachments/a%20b%2520c%3Fd%23e%2Bf%20%C3%BC.png"
+    response = stack.get(link)
+    assert response.status_code == 200, response.text[:500]
+    assert response.content == SMALL_PNG
+    assert response.headers["Content-Type"] == "image/png"
+
+
+@pytest.mark.parametrize("key", ["attachments/orphan.png", ".restoring/attachments/staged.png"])
+def test_only_a_todos_attachment_is_served_from_the_bucket(stack, key):
+    link = store(stack, key, SMALL_PNG, orphan=True)
+    try:
+        assert key in objects(stack)
+        response = stack.get(link)
+        assert response.status_code == 404
+        assert response.content != SMALL_PNG
+        assert response.headers["Content-Security-Policy"] == MEDIA_HEADERS["Content-Security-Policy"]
+    finally:
+        in_app(stack, f"from django.core.files.storage import default_storage as s; s.delete({key!r})")
 
 
 def test_upload_over_the_limit_gets_413_and_stores_nothing(stack):

@@ -5,6 +5,9 @@ from pathlib import PurePath
 from django.conf import settings
 from django.db import models
 
+# Where attachments are stored: the only files the site serves from a bucket (core.views.media).
+ATTACHMENTS = "attachments/"
+
 
 def attachment_path(instance, filename):
     """A random stored name: it cannot collide, nor be guessed from the uploaded name.
@@ -14,14 +17,15 @@ def attachment_path(instance, filename):
     suffix = PurePath(filename).suffix.lower()
     if not re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
         suffix = ""
-    return f"attachments/{uuid.uuid4().hex}{suffix}"
+    return f"{ATTACHMENTS}{uuid.uuid4().hex}{suffix}"
 
 
 class Todo(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     done = models.BooleanField(default=False)
-    attachment = models.FileField(upload_to=attachment_path, blank=True, max_length=255)
+    # Indexed: serving an upload from a bucket asks whether a todo has it (core.views.media).
+    attachment = models.FileField(upload_to=attachment_path, blank=True, max_length=255, db_index=True)
     # The uploaded file's own name, for display only; the stored name is random.
     attachment_name = models.CharField(max_length=255, blank=True, editable=False)
     # Who added it; counts against that user's upload cap. Kept when the user is deleted.

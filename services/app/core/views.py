@@ -1,17 +1,16 @@
 import logging
-from urllib.parse import urlsplit
 
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.files.storage import default_storage
 from django.db import DatabaseError
-from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 from .database import check, first_line
 from .forms import TodoForm
-from .models import Todo
+from .models import ATTACHMENTS, Todo
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +50,28 @@ def healthz(request):
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
+@never_cache
+def session(request):
+    """For the proxy, before it reads the body of a request that writes (its /_session): 204 for
+    a logged-in user's session, 403 for anyone else, whose request the proxy then refuses unread."""
+    return HttpResponse(status=204 if request.user.is_authenticated else 403)
+
+
 @require_safe
 def media(request, name):
     """An upload in the bucket (MEDIA_STORAGE=s3): the proxy fetches it from there itself.
 
-    X-Accel-Redirect hands nginx a URL signed for this request (its /_bucket/ location), so the
-    bytes never pass through a worker and the answer gets the proxy's /media/ headers. Nothing is
-    asked of the store here: a missing object is the store's 404.
+    Only a todo's attachment: any other object of the bucket (a restore's staging copy, the file of
+    a deleted todo) is a 404, whatever its name. X-Accel-Redirect sends nginx to its /_bucket
+    location with a URL signed for this request, so the bytes never pass through a worker and the
+    answer gets the proxy's /media/ headers. Nothing is asked of the store here: a missing object
+    is the store's 404.
     """
-    signed = urlsplit(default_storage.signed_url(name, request.method))
+    if not name.startswith(ATTACHMENTS) or not Todo.objects.filter(attachment=name).exists():
+        raise Http404
     # No charset: nginx would keep it and add it to the object's own Content-Type.
     response = HttpResponse(content_type="application/octet-stream")
-    response["X-Accel-Redirect"] = f"/_bucket/{signed.scheme}/{signed.netloc}{signed.path}?{signed.query}"
+    response["X-Accel-Redirect"] = "/_bucket"
+    # Whole and encoded as the store signed it: nginx passes it on as it is.
+    response["X-Bucket-Url"] = default_storage.signed_url(name, request.method)
     return response

@@ -142,7 +142,11 @@ class RemoteStack(Stack):
     """A deploy stack (compose.deploy.yaml) on a fleet host: compose talks to its engine over ssh."""
 
     def __init__(self, tmp: Path, host: Host, **settings):
-        super().__init__(tmp, files=DEPLOY_FILES, HTTPS="true", PROXY_PORT=str(PROXY_PORT), **settings)
+        # The test sends what a TLS front would (X-Forwarded-Proto: https): the proxy believes it
+        # from any address (FORWARDED_ALLOW_IPS), as it would believe the site's own front.
+        super().__init__(
+            tmp, files=DEPLOY_FILES, HTTPS="true", PROXY_PORT=str(PROXY_PORT), FORWARDED_ALLOW_IPS="*", **settings
+        )
         self.host = host
         # What `inv deploy` printed, for the test that deployed it.
         self.deploy_output = ""

@@ -1,0 +1,174 @@
+"""The app's part of the protections in docs/security.md: an account locked after repeated failed
+logins (django-axes) and unlocked by an admin; the proxy's question before it reads a body; the
+pages' Content-Security-Policy; from a bucket, only a todo's attachment; HSTS as chosen."""
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.apps import apps
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.urls import clear_url_caches
+
+import config.urls
+from core.models import Todo
+
+pytestmark = pytest.mark.django_db
+
+APP = Path(__file__).resolve().parents[2] / "services" / "app"
+PASSWORD = "the-right-password-1"
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("alice", password=PASSWORD)
+
+
+def log_in(client, username="alice", password=PASSWORD, path="/login/"):
+    return client.post(path, {"username": username, "password": password})
+
+
+def test_an_account_is_locked_after_ten_failed_logins_even_with_the_right_password(client, user):
+    for _ in range(9):
+        assert log_in(client, password="wrong").status_code == 200
+    assert log_in(client, password="wrong").status_code == 429
+    refused = log_in(client)
+    assert refused.status_code == 429
+    assert "locked" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_lock_is_the_accounts_not_the_addresss_and_other_users_log_in(client, user, django_user_model):
+    django_user_model.objects.create_user("bob", password=PASSWORD)
+    elsewhere = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(10):
+        log_in(client, password="wrong")
+    assert log_in(elsewhere).status_code == 429, "the same account from another address"
+    assert log_in(client, "bob").status_code == 302
+
+
+def test_an_admin_unlocks_an_account_and_a_login_starts_the_count_again(client, admin_client, user):
+    for _ in range(10):
+        log_in(client, password="wrong")
+    attempt = apps.get_model("axes", "AccessAttempt").objects.get(username="alice")
+    changelist = admin_client.get("/admin/axes/accessattempt/")
+    assert changelist.status_code == 200
+    assert "alice" in changelist.content.decode()
+    deleted = admin_client.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    assert log_in(client).status_code == 302
+    client.logout()
+    for _ in range(9):
+        log_in(client, password="wrong")
+    assert log_in(client).status_code == 302, "the nine failures before a login count no more"
+
+
+def test_the_admin_login_counts_too(client, user):
+    for _ in range(10):
+        log_in(client, password="wrong", path="/admin/login/")
+    assert log_in(client).status_code == 429
+
+
+def test_the_proxy_learns_whether_a_session_is_a_logged_in_users(client, user):
+    assert client.get("/_session").status_code == 403
+    client.force_login(user)
+    response = client.get("/_session")
+    assert response.status_code == 204
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_pages_send_a_content_security_policy_without_inline_script_or_style(client, admin_client):
+    for page in (client.get("/"), client.get("/login/"), admin_client.get("/admin/")):
+        policy = page["Content-Security-Policy"]
+        assert "default-src 'none'" in policy
+        assert "script-src 'self'" in policy
+        assert "style-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy
+        html = page.content.decode()
+        assert "<style" not in html
+        assert "<script>" not in html
+
+
+@pytest.fixture
+def bucket(settings):
+    """Uploads in a bucket (MEDIA_STORAGE=s3), with the URLconf's media route. Signing a URL is a
+    computation: no store is asked."""
+    settings.MEDIA_STORAGE = "s3"
+    settings.AWS_STORAGE_BUCKET_NAME = "media"
+    settings.AWS_S3_ENDPOINT_URL = "http://store.test:8333"
+    settings.AWS_S3_REGION_NAME = "us-east-1"
+    settings.AWS_ACCESS_KEY_ID = "key"
+    settings.AWS_SECRET_ACCESS_KEY = "secret"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "core.storage.ObjectStorage"}}
+    clear_url_caches()
+    importlib.reload(config.urls)
+    yield
+    settings.MEDIA_STORAGE = "volume"
+    clear_url_caches()
+    importlib.reload(config.urls)
+
+
+def todo_with(name: str) -> Todo:
+    """A todo whose attachment is the object NAME (never written: the store is not asked)."""
+    todo = Todo.objects.create(title=name)
+    Todo.objects.filter(pk=todo.pk).update(attachment=name)
+    return todo
+
+
+@pytest.mark.parametrize("key", ["attachments/plain.png", "attachments/a b%20c?d#e+f.png"])
+def test_a_todos_attachment_is_sent_to_the_proxy_with_its_key_encoded_once(client, bucket, key):
+    todo_with(key)
+    link = default_storage.url(key)
+    response = client.get(link)
+    assert response.status_code == 200
+    assert response["X-Accel-Redirect"] == "/_bucket"
+    signed = urlsplit(response["X-Bucket-Url"])
+    assert signed.netloc.endswith("store.test:8333")
+    assert "X-Amz-Signature=" in signed.query
+    # The key exactly once, as the store wants it: %-encoded, nothing raw that nginx would split.
+    assert signed.path.endswith(link.removeprefix("/media"))
+    assert not set(" #?") & set(signed.path)
+
+
+@pytest.mark.parametrize(
+    ("key", "of_a_todo"),
+    [("attachments/orphan.png", False), (".restoring/attachments/staged.png", False), ("notes/x.png", True)],
+    ids=["no todo has it", "a restore's staging copy", "outside the attachments"],
+)
+def test_only_a_todos_attachment_is_served_from_the_bucket(client, bucket, key, of_a_todo):
+    if of_a_todo:
+        todo_with(key)
+    response = client.get(f"/media/{key}")
+    assert response.status_code == 404
+    assert "X-Accel-Redirect" not in response
+
+
+def settings_of(**env) -> str:
+    """The HSTS settings and check --deploy's verdict, in a fresh interpreter with ENV."""
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "HTTPS"))}
+    environment = {**base, "DJANGO_SETTINGS_MODULE": "config.settings", "ALLOWED_HOSTS": "example.com", **env}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(args, cwd=APP, env=environment, capture_output=True, text=True, timeout=60, check=False)
+
+    values = run(sys.executable, "-c", code).stdout.strip()
+    check = run(sys.executable, "manage.py", "check", "--deploy", "--tag", "security")
+    hsts_warnings = [w for w in ("W004", "W005", "W021") if w in check.stdout + check.stderr]
+    return f"{values} {hsts_warnings}"
+
+
+def test_hsts_is_a_year_without_subdomains_or_preload_unless_asked_and_check_deploy_agrees():
+    assert settings_of(HTTPS="true") == "31536000 False False []"
+    asked = settings_of(HTTPS="true", SECURE_HSTS_INCLUDE_SUBDOMAINS="true", SECURE_HSTS_PRELOAD="true")
+    assert asked == "31536000 True True []"
+    assert settings_of(HTTPS="true", SECURE_HSTS_SECONDS="300") == "300 False False []"
