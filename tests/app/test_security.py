@@ -149,11 +149,13 @@ def test_only_a_todos_attachment_is_served_from_the_bucket(client, bucket, key, 
     assert "X-Accel-Redirect" not in response
 
 
-def settings_of(**env) -> str:
-    """The HSTS settings and check --deploy's verdict, in a fresh interpreter with ENV."""
+def settings_of(*names: str, **env) -> str:
+    """The settings NAMES (the HSTS ones by default) and check --deploy's HSTS warnings, in a fresh
+    interpreter with ENV."""
+    names = names or ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+        f"print(*(bool(getattr(s, n)) if 'POLICY' in n else getattr(s, n) for n in {names!r}))"
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "HTTPS"))}
     environment = {**base, "DJANGO_SETTINGS_MODULE": "config.settings", "ALLOWED_HOSTS": "example.com", **env}
@@ -172,3 +174,9 @@ def test_hsts_is_a_year_without_subdomains_or_preload_unless_asked_and_check_dep
     asked = settings_of(HTTPS="true", SECURE_HSTS_INCLUDE_SUBDOMAINS="true", SECURE_HSTS_PRELOAD="true")
     assert asked == "31536000 True True []"
     assert settings_of(HTTPS="true", SECURE_HSTS_SECONDS="300") == "300 False False []"
+
+
+def test_with_debug_on_the_pages_policy_only_reports_for_djangos_debug_pages():
+    names = ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY")
+    assert settings_of(*names, DEBUG="true").startswith("False True ")
+    assert settings_of(*names, DEBUG="false", SECRET_KEY="s" * 50).startswith("True False ")

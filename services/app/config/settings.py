@@ -245,8 +245,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # The pages load their scripts, styles, images and fonts from the site itself and nothing else:
 # no inline script or style, so nothing an attacker slips into a page runs. (Uploads under
-# /media/ get a stricter one from the proxy.)
-CONTENT_SECURITY_POLICY = {
+# /media/ get a stricter one from the proxy.) With DEBUG on the policy only reports, in the
+# browser's console: Django's debug pages use inline styles and scripts.
+PAGE_POLICY = {
     "DIRECTIVES": {
         "default-src": [NONE],
         "script-src": [SELF],
@@ -259,6 +260,8 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": [NONE],
     },
 }
+CONTENT_SECURITY_POLICY = None if DEBUG else PAGE_POLICY
+CONTENT_SECURITY_POLICY_REPORT_ONLY = PAGE_POLICY if DEBUG else None
 
 # check --deploy (a warning fails `inv deploy`) asks for these, which are left off by choice:
 # HSTS for subdomains and preload unless asked (above), and django-axes' lock per address, which
