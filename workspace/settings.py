@@ -91,6 +91,19 @@ TABLE = (
     Setting("CSRF_TRUSTED_ORIGINS", "Origins allowed to POST forms, as the browser sees them (https://example.com)."),
     Setting("DEBUG", "Always off in a deployment.", check=debug_off),
     Setting("HTTPS", "Behind TLS (default true): secure cookies, redirect, HSTS.", check=one_of("true", "false")),
+    Setting("SECURE_SSL_REDIRECT", "Redirect http to https (default: as HTTPS).", check=one_of("true", "false")),
+    Setting("SECURE_HSTS_SECONDS", "Seconds browsers keep to https (default a year with HTTPS).", check=whole_number),
+    Setting(
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "HSTS binds every subdomain too (default false).",
+        check=one_of("true", "false"),
+    ),
+    Setting(
+        "SECURE_HSTS_PRELOAD", "Ask for the browsers' preload list (default false).", check=one_of("true", "false")
+    ),
+    Setting("AXES_FAILURE_LIMIT", "Failed logins in a row that lock an account (default 10).", check=whole_number),
+    Setting("AXES_COOLOFF_TIME", "Hours until a locked account opens again (default 1)."),
+    Setting("FORWARDED_ALLOW_IPS", "A front of your own: the addresses whose X-Forwarded-* the proxy believes."),
     Setting("LOG_LEVEL", "Django's log level (default INFO)."),
     Setting("TIME_ZONE", "The site's time zone (default UTC)."),
     Setting("CONN_MAX_AGE", "Seconds a database connection is reused.", check=whole_number),
