@@ -82,8 +82,11 @@ def uwsgi_setting(option: str) -> str:
 
 def gunicorn_proxy_template(template: str) -> str:
     """Our nginx config, passing HTTP (gunicorn) instead of uwsgi, and /static/ to the app too
-    (WhiteNoise serves it there). Everything else, buffers and gzip included, stays the same."""
+    (WhiteNoise serves it there). Everything else, buffers and gzip included, stays the same, but
+    the session check before a write (the bench only reads: it lets every request through)."""
     variant, removed = re.subn(r"\n    location /static/ \{.*?\n    \}\n", "\n", template, flags=re.S)
+    session = "\n    location = /_session {\n        internal;\n        return 204;\n    }\n"
+    variant, checks = re.subn(r"\n    location = /_session \{.*?\n    \}\n", session, variant, flags=re.S)
     headers = "\n        ".join(
         f"proxy_set_header {name} {value};"
         for name, value in (
@@ -93,10 +96,12 @@ def gunicorn_proxy_template(template: str) -> str:
             ("X-Forwarded-Proto", "$forwarded_proto"),
         )
     )
-    # `location /`, `location @app` (a static file nginx does not have) and `location @media` (an
-    # upload the volume does not have) pass to the app, each with both lines.
-    passing = ("location /", "location @app", "location @media")
-    if removed != 1 or not variant.count("uwsgi_pass $app;") == variant.count("include uwsgi_params;") == len(passing):
+    # The login pages (their own rate limit), `location /`, `location @app` (a static file nginx
+    # does not have) and `location @media` (an upload the volume does not have) pass to the app,
+    # each with both lines.
+    passing = ("location ~ ^/(admin/)?log(in|out)/$", "location /", "location @app", "location @media")
+    passes = variant.count("uwsgi_pass $app;") == variant.count("include uwsgi_params;") == len(passing)
+    if removed != 1 or checks != 1 or not passes:
         raise CaseError(f"{PROXY_TEMPLATE.relative_to(ROOT)} changed shape: update gunicorn_proxy_template()")
     variant = variant.replace("uwsgi_pass $app;", "proxy_pass http://$app;")
     variant = variant.replace("include uwsgi_params;", headers)
