@@ -159,7 +159,10 @@ def test_up_succeeds_on_a_fresh_clone_and_creates_env_from_the_example(devcontai
     assert devcontainer.up["composeProjectName"] == devcontainer.project
     assert devcontainer.up["remoteUser"] == "app"
     assert devcontainer.up["remoteWorkspaceFolder"] == "/workspace"
-    assert (devcontainer.workspace / ".env").read_text() == (ROOT / ".env.example").read_text()
+    written = (devcontainer.workspace / ".env").read_text()
+    assert written.startswith((ROOT / ".env.example").read_text())
+    # With the ids of the user who opened it: files made inside are theirs.
+    assert written.endswith(f"APP_UID={devcontainer.user.uid}\nAPP_GID={devcontainer.user.gid}\n")
 
 
 def test_site_answers_through_the_proxy_while_the_editor_is_attached(devcontainer):
