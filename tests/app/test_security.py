@@ -82,7 +82,9 @@ def test_the_proxy_learns_whether_a_session_is_a_logged_in_users(client, user):
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_pages_send_a_content_security_policy_without_inline_script_or_style(client, admin_client):
+def test_pages_send_a_content_security_policy_without_inline_script_or_style(client, admin_client, settings):
+    # Enforced, as with DEBUG off: the settings choose at start, and `inv test` runs where it is on.
+    settings.CONTENT_SECURITY_POLICY, settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = settings.PAGE_POLICY, None
     for page in (client.get("/"), client.get("/login/"), admin_client.get("/admin/")):
         policy = page["Content-Security-Policy"]
         assert "default-src 'none'" in policy
