@@ -49,6 +49,9 @@ DATABASE_PASSWORD = secret("DATABASE_PASSWORD")
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)
 # How long the app waits for the database at start (wait_for_db) before it gives up.
 DB_WAIT_TIMEOUT = env.float("DB_WAIT_TIMEOUT", default=60)
+# Seconds a release's migration may wait for a lock (release_migrate, release_rollback) before it
+# gives up, rather than queue the site's queries behind it.
+MIGRATION_LOCK_TIMEOUT = env.int("MIGRATION_LOCK_TIMEOUT", default=5)
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -278,6 +281,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # Replaces Django's own console handler, which would print each line twice with DEBUG on.
-    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        # Replaces Django's own console handler, which would print each line twice with DEBUG on.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # release_migrate's linter logs each migration it reads at INFO: its verdict is the one line.
+        "django_migration_linter": {"level": "WARNING"},
+    },
 }

@@ -1,0 +1,69 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations import RunPython, RunSQL
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+
+from core.releases import Progress, lock_timeout, migration_state
+
+# The exit status when a migration to reverse cannot be: none is reversed.
+KEPT = 5
+
+
+class Command(BaseCommand):
+    help = (
+        "Migrate every app back to STATE, an older release's migration state (release_state), when every "
+        "migration to reverse can be (status 5 and none reversed otherwise); apps STATE does not know go "
+        "to zero. Runs with the newer release's code, which knows the migrations to reverse."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("state", help='release_state\'s JSON line, e.g. {"core": "0003_attachment_index"}')
+
+    def handle(self, *args, state, **options):
+        try:
+            wanted = json.loads(state)
+        except ValueError:
+            wanted = None
+        if not isinstance(wanted, dict):
+            raise CommandError(f"STATE is release_state's JSON line, not {state!r}.")
+        progress = Progress()
+        executor = MigrationExecutor(connection, progress)
+        loader = executor.loader
+        before = migration_state(loader)
+        targets = [(app, wanted.get(app)) for app, now in before.items() if wanted.get(app) != now]
+        for app, target in targets:
+            if target is not None and (app, target) not in loader.graph.nodes:
+                raise CommandError(f"{app}.{target} is not a migration of this release: it cannot go back to it.")
+        plan = executor.migration_plan(targets)
+        if not all(backwards for _, backwards in plan):
+            raise CommandError("STATE needs migrations applied that the database does not have: it is no older state.")
+        if not plan:
+            self.stdout.write("No migrations to reverse.")
+            return
+        kept = [f"{migration} cannot be reversed ({why})" for migration, _ in plan if (why := irreversible(migration))]
+        if kept:
+            self.stderr.write(f"Kept: {'; '.join(kept)}")
+            raise SystemExit(KEPT)
+        with lock_timeout(connection, self, progress):
+            executor.migrate(targets, plan=plan)
+        after = migration_state(MigrationLoader(connection))
+        for app, now in before.items():
+            if after[app] != now:
+                self.stdout.write(f"{app}: {now} -> {after[app] or 'zero'}")
+
+
+def irreversible(migration):
+    """Why MIGRATION's operations cannot be reversed, or "" when they all can."""
+    reasons = {
+        "RunPython without reverse_code"
+        if isinstance(operation, RunPython)
+        else "RunSQL without reverse_sql"
+        if isinstance(operation, RunSQL)
+        else f"{type(operation).__name__} is irreversible"
+        for operation in migration.operations
+        if not operation.reversible
+    }
+    return ", ".join(sorted(reasons))
