@@ -46,13 +46,15 @@ for name in $(env | sed -n 's/^\(UWSGI_[A-Z_]*\)=$/\1/p'); do
     unset "$name"
 done
 
-# The proxy's way in: the UNIX socket of a single app container (compose.yaml), else TCP port 9000
-# on this container's address in the proxy's network alone, which has the name `uwsgi` there
-# (compose.yaml): the database's network must not reach uWSGI.
+# The proxy's way in: the UNIX socket of a single app container (UWSGI_SOCKET, compose.yaml), else
+# TCP port 9000 on each of this container's addresses but the one in the database's network
+# (listen_address.py says why).
+sockets=""
 if [ -z "${UWSGI_SOCKET:-}" ]; then
-    UWSGI_SOCKET="$(python listen_address.py uwsgi):9000"
-    export UWSGI_SOCKET
+    sockets=$(python listen_address.py)
 fi
 
 # exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
-exec uwsgi --ini uwsgi.ini
+# shellcheck disable=SC2086 # $sockets is words on purpose: --socket ADDRESS:9000 ...
+exec uwsgi --ini uwsgi.ini $sockets
+

@@ -161,6 +161,24 @@ def test_the_stack_runs_on_every_node_with_the_database_on_the_labelled_one(stac
         assert get(host.url + css).status_code == 200, f"no static files on {host.container}"
 
 
+# Run in a container of the stack: whether each address `app` leads to in its network takes a
+# connection on uWSGI's port.
+REACHES_UWSGI = (
+    "for ip in $(getent ahostsv4 app | cut -d' ' -f1 | sort -u); do"
+    " if (exec 3<>/dev/tcp/$ip/9000) 2>/dev/null; then echo open; else echo closed; fi; done"
+)
+
+
+def test_uwsgi_is_reached_from_the_proxys_network_not_from_the_databases(stack, swarm):
+    db_node = swarm[1]
+    for service, reached in (("db", "closed"), ("proxy", "open")):
+        label = f"label=com.docker.swarm.service.name={stack.project}_{service}"
+        container = db_node.docker("ps", "-q", "--filter", label).split()[0]
+        answers = db_node.docker("exec", container, "bash", "-c", REACHES_UWSGI).split()
+        assert answers, f"{service}: `app` leads nowhere"
+        assert set(answers) == {reached}, f"from {service}: {answers}"
+
+
 def test_the_secrets_are_docker_secrets_not_environment_variables(stack):
     template = "{{json .Spec.TaskTemplate.ContainerSpec.Env}}"
     env = json.loads(stack.host.docker("service", "inspect", "--format", template, f"{stack.project}_app"))
