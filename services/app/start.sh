@@ -57,4 +57,3 @@ fi
 # exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
 # shellcheck disable=SC2086 # $sockets is words on purpose: --socket ADDRESS:9000 ...
 exec uwsgi --ini uwsgi.ini $sockets
-
