@@ -16,8 +16,19 @@ from workspace.shell import say, short_path
 BACKUPS = ROOT / "backups"
 PARTS = ("db.dump", "media.tar")
 DUMP = 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --format=custom'
-# One transaction: a failed restore leaves the database as it was.
-LOAD = 'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner --single-transaction'
+# The schema emptied first, so that tables made after the dump go too, and all of it in one
+# transaction that commits only when pg_restore read the whole dump: a failed restore leaves the
+# database as it was.
+LOAD = """
+{
+  echo 'BEGIN; SET client_min_messages TO warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
+  if pg_restore --no-owner -f -; then
+    echo 'COMMIT;'
+  else
+    echo 'ROLLBACK; DO $d$ BEGIN RAISE EXCEPTION $m$the dump is broken: nothing restored$m$; END $d$;'
+  fi
+} | psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -q -o /dev/null -v ON_ERROR_STOP=1
+"""
 MEDIA = ("python", "manage.py", "media_archive")
 
 
@@ -48,21 +59,39 @@ def backup(deployment: Deployment, into: Path = BACKUPS) -> Path:
     return folder
 
 
+def snapshot(deployment: Deployment, name: str, into: Path = BACKUPS) -> Path:
+    """The database alone (a release's snapshot before its migrations), as backups/NAME/db.dump."""
+    folder = private_folder(into / f"{name}.partial")
+    try:
+        descriptor = os.open(folder / "db.dump", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            deployment.stream("exec", "-T", "db", "sh", "-c", DUMP, stdout=out, hint="Is the stack up? `inv deploy`.")
+    except BaseException:
+        shutil.rmtree(folder)
+        raise
+    taken = folder.rename(into / name)
+    say(f"Snapshot of the database: {short_path(taken)}/db.dump")
+    return taken.relative_to(ROOT) if taken.is_relative_to(ROOT) else taken
+
+
 def check_backup(folder: Path) -> None:
-    missing = [name for name in PARTS if not (folder / name).is_file()]
-    if missing:
-        raise Exit(f"{folder} is not a backup: {' and '.join(missing)} missing (inv backup makes one).", 1)
+    """A backup holds db.dump, and media.tar unless it is a snapshot of the database alone."""
+    if not (folder / "db.dump").is_file():
+        raise Exit(f"{folder} is not a backup: db.dump missing (inv backup makes one).", 1)
 
 
 def restore(c, deployment: Deployment, folder: Path) -> None:
     """Put FOLDER's database and uploads back into the deployment, the app stopped meanwhile."""
+    # The release that serves now serves again after.
+    env = {"IMAGE_TAG": deployment.serving(c) or "latest"}
     # Nothing writes while the data is replaced.
     deployment.compose(c, "stop proxy app")
     try:
         with (folder / "db.dump").open("rb") as dump:
             deployment.stream("exec", "-T", "db", "sh", "-c", LOAD, stdin=dump)
-        with (folder / "media.tar").open("rb") as media:
-            deployment.stream("run", "--rm", "--no-deps", "-T", "app", *MEDIA, "import", stdin=media)
+        if (folder / "media.tar").is_file():
+            with (folder / "media.tar").open("rb") as media:
+                deployment.stream("run", "--rm", "--no-deps", "-T", "app", *MEDIA, "import", stdin=media, env=env)
     finally:
-        deployment.compose(c, "up --detach --wait")
+        deployment.compose(c, "up --detach --wait", env=env)
     say(f"Restored {short_path(folder)} into {deployment.name}: {deployment.url()}")

@@ -98,14 +98,22 @@ class Deployment:
         path.write_text(json.dumps(model))
         return (str(path),)
 
-    def stream(self, *args: str, stdin=None, stdout=None, hint: str = "") -> None:
+    def stream(self, *args: str, stdin=None, stdout=None, hint: str = "", env: Mapping[str, str] | None = None) -> None:
         """`docker compose ARGS` with binary data on stdin or stdout (a dump, a tar), echoed first."""
-        project = self.project()
+        project = self.project(env=env)
         print(shlex.join(project.command(*args)), flush=True)
         result = project.call(*args, stdin=stdin, stdout=stdout)
         if result.returncode:
             failed = f"Failed (exit {result.returncode}): docker compose {shlex.join(args)}"
             raise Exit(failed + (f"\nHint: {hint}" if hint else ""), 1)
+
+    def serving(self, c) -> str:
+        """The release (image tag) the running app containers run; "" when none runs."""
+        running = self.compose(c, "ps -q --status running app", hide=True, echo=False, pty=False).stdout.split()
+        if not running:
+            return ""
+        found = self.docker(c, f"inspect --format '{{{{.Config.Image}}}}' {running[0]}", hide=True)
+        return found.stdout.strip().rpartition(":")[2]
 
     def url(self) -> str:
         if self.domain:

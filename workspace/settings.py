@@ -136,7 +136,13 @@ TABLE = (
     Setting("APP_UID", "The app user's uid in the images (default 1000).", check=whole_number),
     Setting("APP_GID", "Its gid (default 1000).", check=whole_number),
     Setting("IMAGE_PREFIX", "Images are IMAGE_PREFIX-app:IMAGE_TAG; a registry's name pushes them there."),
-    Setting("IMAGE_TAG", "The images' tag (one host: latest; a swarm deploy: a new one each time)."),
+    Setting("RELEASES_KEPT", "Releases whose images stay, for inv rollback (default 5).", check=whole_number),
+    Setting("MIGRATION_LOCK_TIMEOUT", "Seconds a migration may wait for a lock (default 5).", check=whole_number),
+    Setting(
+        "RELEASE_HEALTH_TIMEOUT",
+        "Seconds a release has to get healthy (default 180).",
+        check=whole_number,
+    ),
 )
 BY_NAME = {setting.name: setting for setting in TABLE}
 SECRETS = tuple(setting for setting in TABLE if setting.secret)

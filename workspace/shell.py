@@ -16,8 +16,9 @@ def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def run(c, command: str, hint: str | None = None, **kwargs):
-    """Echo COMMAND, run it, and stop with `hint` (if given) when it fails."""
+def run(c, command: str, hint: str | None = None, *, check: bool = True, **kwargs):
+    """Echo COMMAND, run it, and stop with `hint` (if given) when it fails; with check=False,
+    return the failed result instead."""
     kwargs.setdefault("pty", TTY)
     kwargs.setdefault("echo", True)
     hint = f"\nHint: {hint}" if hint else ""
@@ -25,7 +26,7 @@ def run(c, command: str, hint: str | None = None, **kwargs):
         result = c.run(command, warn=True, **kwargs)
     except CommandTimedOut as timed_out:
         raise Exit(f"Timed out after {timed_out.timeout}s: {command}{hint}", 1) from None
-    if result.failed:
+    if result.failed and check:
         raise Exit(f"Failed (exit {result.exited}): {command}{hint}", 1)
     return result
 

@@ -1,17 +1,20 @@
 """A deployment on a Docker Swarm: the compose model translated to a stack file, the secrets as
 Docker secrets, one-off manage.py jobs, and the deploy itself (`inv deploy --swarm`)."""
 
+import getpass
 import hashlib
 import io
 import json
 import shlex
 import tempfile
 import time
+from collections.abc import Mapping
 
 from invoke import Exit
 
 from workspace.compose import DEPLOY_FILES, SWARM_FILES, SWARM_S3_FILES
 from workspace.deployment import Deployment
+from workspace.releases import release_name
 from workspace.settings import SECRETS
 from workspace.shell import say
 
@@ -65,9 +68,10 @@ def registry_of(image_prefix: str) -> str:
     return first if slash and ("." in first or ":" in first or first == "localhost") else ""
 
 
-def manage_job(spec: dict, job: str, stack: str, settings_file: str, *commands: str) -> str:
+def manage_job(spec: dict, job: str, stack: str, settings_file: str, *commands: str, image: str = "") -> str:
     """`docker service create` of a one-off job running manage.py COMMANDS with the app service's
-    image, networks, secrets and settings (SPEC: its task template, SETTINGS_FILE: its env)."""
+    image (or IMAGE, a release's), networks, secrets and settings (SPEC: its task template,
+    SETTINGS_FILE: its env)."""
     container = spec["ContainerSpec"]
     # The stack's label: `docker stack rm` (and the next deploy's --prune) removes a leftover job.
     options = [f"--name {job} --mode replicated-job --restart-condition none"]
@@ -76,12 +80,15 @@ def manage_job(spec: dict, job: str, stack: str, settings_file: str, *commands: 
     options += [f"--secret source={s['SecretName']},target={s['File']['Name']}" for s in container.get("Secrets", [])]
     options.append(f"--env-file {settings_file}")
     script = shlex.quote(" && ".join(f"python manage.py {command}" for command in commands))
-    return f"service create --detach=false {' '.join(options)} {container['Image']} sh -c {script}"
+    return f"service create --detach=false {' '.join(options)} {image or container['Image']} sh -c {script}"
 
 
-def swarm_manage(c, deployment: Deployment, *commands: str) -> None:
-    """Run manage.py commands once, in a swarm job, on whichever node has room: the engine
-    `--host` names needs no app replica."""
+def swarm_manage(
+    c, deployment: Deployment, *commands: str, image: str = "", env: Mapping[str, str] | None = None
+) -> str:
+    """Run manage.py commands once, in a swarm job (with the app service's image, or IMAGE; ENV
+    added to its settings), on whichever node has room: the engine `--host` names needs no app
+    replica. Returns what the job printed; stops with its last line when it failed."""
     template = "{{json .Spec.TaskTemplate}}"
     inspected = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_app", hide=True)
     spec = json.loads(inspected.stdout)
@@ -89,16 +96,23 @@ def swarm_manage(c, deployment: Deployment, *commands: str) -> None:
     deployment.docker(c, f"service rm {job}", hide=True, warn=True)
     try:
         with tempfile.NamedTemporaryFile("w", prefix=f"{job}-", suffix=".env") as settings:
-            settings.write("".join(f"{line}\n" for line in spec["ContainerSpec"]["Env"]))
+            lines = [*spec["ContainerSpec"]["Env"], *(f"{name}={value}" for name, value in (env or {}).items())]
+            settings.write("".join(f"{line}\n" for line in lines))
             settings.flush()
-            deployment.docker(c, manage_job(spec, job, deployment.name, settings.name, *commands))
-        deployment.docker(c, f"service logs --raw {job}", pty=False)
+            deployment.docker(
+                c, manage_job(spec, job, deployment.name, settings.name, *commands, image=image), hide="out"
+            )
+        logs = deployment.docker(c, f"service logs --raw {job}", hide=True, pty=False)
+        output = logs.stdout + logs.stderr
         template = "{{.CurrentState}}: {{.Error}}"
         state = deployment.docker(c, f"service ps --no-trunc --format '{template}' {job}", hide=True).stdout.strip()
     finally:
         deployment.docker(c, f"service rm {job}", hide=True, warn=True)
+    print(output, end="", flush=True)
     if not state.startswith("Complete"):
-        raise Exit(f"manage.py failed on the swarm ({state}): its output is above.", 1)
+        last = output.strip().splitlines()[-1] if output.strip() else state
+        raise Exit(f"manage.py {' && '.join(commands)} failed on the swarm: {last}", 1)
+    return output
 
 
 def swarm_files(deployment: Deployment) -> tuple[str, ...]:
@@ -107,20 +121,11 @@ def swarm_files(deployment: Deployment) -> tuple[str, ...]:
     return (*DEPLOY_FILES, *SWARM_FILES, *media, *deployment.https, *deployment.extra_files)
 
 
-def deploy_swarm(c, deployment: Deployment) -> None:
-    """Build (and push to the registry IMAGE_PREFIX names), create the secrets, deploy the stack,
-    then migrate and check in a one-off job."""
-    # A swarm updates a service only when its spec changes: each deploy tags a new version.
-    env = {"IMAGE_TAG": deployment.settings.get("IMAGE_TAG") or time.strftime("%Y%m%d%H%M%S")}
-    deployment.compose(c, "build", env=env, hint="Read the build output above.")
-    registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
-    if registry:
-        # Every node pulls the images from there; only app and proxy are built here.
-        unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
-        pushed = "app proxy" + (" front" if deployment.domain else "")
-        deployment.compose(c, f"push {pushed}", env=env, hint=unreachable)
-    env.update(create_secrets(c, deployment))
+def stack_deploy(c, deployment: Deployment, release: str) -> None:
+    """`docker stack deploy` of the stack with RELEASE's images (the secrets made first)."""
+    env = {"IMAGE_TAG": release, **create_secrets(c, deployment)}
     model = deployment.compose(c, "config --format json", files=swarm_files(deployment), env=env, hide="out")
+    registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
     # The stack file holds no secret: those are Docker secrets by now.
     with tempfile.NamedTemporaryFile("w", prefix=f"{deployment.name}-", suffix=".json") as stack:
         json.dump(swarm_stack(json.loads(model.stdout)), stack)
@@ -136,7 +141,79 @@ def deploy_swarm(c, deployment: Deployment) -> None:
             timeout=600,
             hint="`docker service ps --no-trunc <stack>_<service>` shows why a task failed; fix it, deploy again.",
         )
-    swarm_manage(c, deployment, "migrate --noinput", "check --deploy --fail-level WARNING")
+
+
+def app_image(deployment: Deployment, release: str) -> str:
+    return f"{deployment.settings.get('IMAGE_PREFIX') or 'django-compose-workspace'}-app:{release}"
+
+
+def serving(c, deployment: Deployment) -> str:
+    """The release the app service runs ("" before the first deploy)."""
+    template = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+    found = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_app", hide=True, warn=True)
+    return "" if found.failed else found.stdout.strip().split("@")[0].rpartition(":")[2]
+
+
+def records(c, deployment: Deployment) -> list[dict]:
+    output = swarm_manage(c, deployment, "release_record list")
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> None:
+    """A new release on the swarm: built (and pushed to the registry IMAGE_PREFIX names), its
+    migrations run in a job with its image while the old release serves, then the rolling update
+    (health-gated, start-first), check --deploy and the record."""
+    release = release_name()
+    env = {"IMAGE_TAG": release}
+    say(f"Release {release}")
+    deployment.compose(c, "build", env=env, hint="Read the build output above.")
+    registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
+    if registry:
+        # Every node pulls the images from there; only app and proxy are built here.
+        unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
+        pushed = "app proxy" + (" front" if deployment.domain else "")
+        deployment.compose(c, f"push {pushed}", env=env, hint=unreachable)
+    migrate = "release_migrate" + (" --allow-unsafe-migrations" if allow_unsafe else "")
+    lock = {"MIGRATION_LOCK_TIMEOUT": deployment.settings.get("MIGRATION_LOCK_TIMEOUT") or "5"}
+    first = not serving(c, deployment)
+    if not first:
+        swarm_manage(c, deployment, migrate, image=app_image(deployment, release), env=lock)
+    stack_deploy(c, deployment, release)
+    if first:
+        swarm_manage(c, deployment, migrate, env=lock)
+    swarm_manage(c, deployment, "check --deploy --fail-level WARNING")
+    state = swarm_manage(c, deployment, "release_state").strip().splitlines()[-1]
+    entry = {
+        "name": release,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "user": getpass.getuser(),
+        "images": {"app": app_image(deployment, release)},
+        "migrations": json.loads(state),
+        "snapshot": "",
+    }
+    swarm_manage(c, deployment, f"release_record add {shlex.quote(json.dumps(entry))}")
     port = deployment.settings.get("PROXY_PORT") or 8000
     where = deployment.url() if deployment.domain else f"port {port} of each node"
-    say(f"The stack {deployment.name} is deployed to the swarm on {deployment.where}: {where}")
+    say(f"Release {release} of {deployment.name} serves on the swarm on {deployment.where}: {where}")
+
+
+def rollback_swarm(c, deployment: Deployment, target: str = "") -> None:
+    """An older release's images rolled out again (health-gated, start-first), then its schema
+    back when every newer migration can be reversed."""
+    current = serving(c, deployment)
+    if not current:
+        raise Exit(f"No release serves on the swarm of {deployment.where}: `inv deploy --swarm` first.", 1)
+    known = records(c, deployment)
+    names = [entry["name"] for entry in known]
+    older = names[names.index(current) + 1 :] if current in names else names
+    target = target or (older[0] if older else "")
+    if target not in names or target == current:
+        raise Exit(f"No release {target or 'before ' + current} to go back to: `inv releases --swarm` lists them.", 1)
+    say(f"Back to release {target} (serving: {current})")
+    stack_deploy(c, deployment, target)
+    state = shlex.quote(json.dumps(known[names.index(target)]["migrations"]))
+    try:
+        swarm_manage(c, deployment, f"release_rollback {state}", image=app_image(deployment, current))
+    except Exit:
+        say(f"The schema keeps {current}'s migrations (above: which, and why); `inv restore` brings back a backup.")
+    say(f"Release {target} serves on the swarm on {deployment.where}")

@@ -1,5 +1,5 @@
 # nginx site config; the image's entrypoint renders it at start (the Dockerfile
-# says where), replacing only the dollar-brace variables (LISTEN_PORT, APP_ADDRESS,
+# says where), replacing only the dollar-brace variables (LISTEN_PORT, APP_ADDRESS, KEEPALIVE_TIMEOUT,
 # CLIENT_MAX_BODY_SIZE, NGINX_LOCAL_RESOLVERS). Plain $variables are nginx's own.
 
 # The app's address is looked up per request (see uwsgi_pass below), so a
@@ -53,6 +53,9 @@ map $sent_http_content_type $media_content_disposition {
 # on: the limits per client below count clients, not the front.
 set_real_ip_from unix:;
 include /tmp/forwarded-allow.conf;
+# While a release switches (release-pin, inv deploy): the app containers requests go to, by
+# address, so a new one takes none before it is healthy. No file the rest of the time.
+include /tmp/release-upstream*.conf;
 real_ip_header X-Forwarded-For;
 geo $realip_remote_addr $allowed_front {
     default 0;
@@ -111,6 +114,11 @@ server {
     # The TLS front's UNIX socket, when FRONT_SOCKET names one (fronts.sh).
     include /tmp/front-socket.conf;
     server_name _;
+    # Seconds a client's idle connection stays open for its next request (65). A deployment
+    # keeps none (0, compose.deploy.yaml): a release switch reloads nginx, which closes idle
+    # connections, and a client sending on one just then would see it reset. The TLS front keeps
+    # the browsers' connections alive; its own to nginx, over a UNIX socket, cost next to nothing.
+    keepalive_timeout ${KEEPALIVE_TIMEOUT};
     # The image's access log (stdout), written in batches: a write, and Docker's log
     # driver's work, per 64 KB or second instead of per request. Lines show up to a
     # second late; nginx flushes them when it stops.
@@ -135,6 +143,7 @@ server {
     # uWSGI's address: host:port (a variable makes nginx resolve the name at request
     # time), or unix:PATH, the socket of a single app container (compose.yaml).
     set $app ${APP_ADDRESS};
+    include /tmp/release-target*.conf;
 
     # The forms a visitor posts: logging in and out. Their bodies are small; the tries at
     # logging in are limited per client (the zone `login` above).

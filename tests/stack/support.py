@@ -19,10 +19,10 @@ from workspace.compose import BASE_FILES, DEV_FILES, ROOT, Project
 BEHIND_TLS = {"X-Forwarded-Proto": "https"}
 
 
-def inv(*args: str, timeout=600) -> subprocess.CompletedProcess:
-    """`inv ARGS` in the repository, as a user runs it; its output captured."""
+def inv(*args: str, timeout=600, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`inv ARGS` in the repository (or a copy of it), as a user runs it; its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "invoke", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -75,9 +75,9 @@ class Stack:
             raise AssertionError(f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
 
-    def inv(self, *args: str, timeout=600) -> subprocess.CompletedProcess:
+    def inv(self, *args: str, timeout=600, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         """`inv ARGS --env-file <this stack's>`, as a user runs it for this stack."""
-        return inv(*args, "--env-file", str(self.env_file), timeout=timeout)
+        return inv(*args, "--env-file", str(self.env_file), timeout=timeout, cwd=cwd)
 
     def up(self, *args: str):
         result = self.compose("up", "--detach", "--wait", *args, check=False)

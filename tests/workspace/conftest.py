@@ -45,8 +45,8 @@ GOOD = (
 def mock_context(outputs: dict[str, str] | None = None, failing: tuple[str, ...] = ()) -> MockContext:
     """A context whose commands succeed, but those matching a pattern of FAILING; a command
     matching a pattern of OUTPUTS prints its value."""
-    results: dict = {re.compile(f".*{pattern}"): Result(exited=1) for pattern in failing}
-    results |= {re.compile(f".*{pattern}"): Result(out) for pattern, out in (outputs or {}).items()}
+    results: dict = {re.compile(".*" + re.escape(pattern)): Result(exited=1) for pattern in failing}
+    results |= {re.compile(".*" + re.escape(pattern)): Result(out) for pattern, out in (outputs or {}).items()}
     results[re.compile(".*")] = Result("")
     return MockContext(run=results)
 

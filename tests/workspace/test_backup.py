@@ -45,6 +45,6 @@ def test_a_failed_part_leaves_no_backup(tmp_path):
 
 
 def test_a_folder_without_both_parts_is_not_a_backup(tmp_path):
-    (tmp_path / "db.dump").write_bytes(b"")
-    with pytest.raises(Exit, match=r"media\.tar missing"):
+    (tmp_path / "media.tar").write_bytes(b"")
+    with pytest.raises(Exit, match=r"db\.dump missing"):
         backup.check_backup(tmp_path)

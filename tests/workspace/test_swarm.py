@@ -81,22 +81,26 @@ def test_a_manage_job_runs_with_the_app_services_networks_secrets_and_image():
     assert job.endswith("site-app:1 sh -c 'python manage.py migrate --noinput && python manage.py check --deploy'")
 
 
-def test_a_swarm_deploy_builds_then_deploys_then_migrates(deploy_env, engine):
+def test_a_swarm_release_migrates_with_its_image_before_the_update_then_checks_and_records(deploy_env, engine):
     model = {"services": {"app": {"image": "a"}, "proxy": {"image": "p"}}}
-    template = {"ContainerSpec": {"Image": "a", "Env": ["A=1"]}, "Networks": []}
+    template = {"ContainerSpec": {"Image": "site-app:old", "Env": ["A=1"]}, "Networks": []}
     c = mock_context(
         {
             "config --format json": json.dumps(model),
-            "service inspect": json.dumps(template),
+            "{{json .Spec.TaskTemplate}}": json.dumps(template),
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}": "django-compose-workspace-app:old@sha256:1",
             "service ps": "Complete 1 second ago: ",
+            "service logs": '{"core": "0003_attachment_index"}\n',
         }
     )
     deploy_swarm(c, Deployment(deploy_env(*GOOD)))
     ran = commands(c)
-    steps = [
-        next(i for i, command in enumerate(ran) if part in command)
-        for part in (" build", "stack deploy", "service create")
-    ]
-    assert steps == sorted(steps)
+    migrate = next(i for i, command in enumerate(ran) if "manage.py release_migrate" in command)
+    update = next(i for i, command in enumerate(ran) if "stack deploy" in command)
+    check = next(i for i, command in enumerate(ran) if "manage.py check --deploy" in command)
+    recorded = next(i for i, command in enumerate(ran) if "manage.py release_record add" in command)
+    assert migrate < update < check < recorded
+    assert " django-compose-workspace-app:" in ran[migrate], "the new release's image migrates"
+    assert "django-compose-workspace-app:old" not in ran[migrate]
     assert not any(" push " in command for command in ran), "no registry named: nothing is pushed"
     assert "compose/compose.swarm.yaml" in next(command for command in ran if "config --format json" in command)

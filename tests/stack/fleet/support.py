@@ -154,6 +154,6 @@ class RemoteStack(Stack):
         self.env.update(COMPOSE_PROJECT_NAME=self.project, IMAGE_PREFIX=self.env.get("IMAGE_PREFIX", self.project))
         self.write_env()
 
-    def inv(self, *args: str, timeout=600) -> subprocess.CompletedProcess:
-        """`inv ARGS --host <this host> --env-file <this stack's>`."""
-        return super().inv(*args, "--host", self.host.address, timeout=timeout)
+    def inv(self, *args: str, timeout=600, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+        """`inv ARGS --host <this host> --env-file <this stack's>` (in the repository or a copy)."""
+        return super().inv(*args, "--host", self.host.address, timeout=timeout, cwd=cwd)

@@ -8,8 +8,8 @@ send them; HTTPS is on, so every request carries the front's X-Forwarded-Proto h
 
 import itertools
 import json
+import os
 import re
-import threading
 import time
 import uuid
 
@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from tests.stack.fleet.support import RemoteStack, build_images, load_images, run_images
-from tests.stack.support import BEHIND_TLS
+from tests.stack.support import fresh_clone
+from tests.stack.traffic import Browser, Traffic, get
 from tests.support import first_group
 from workspace.compose import ROOT
 
@@ -61,90 +62,6 @@ def tasks(stack, service: str) -> list[tuple[str, str]]:
     )
     running = [line.split() for line in listing.splitlines()]
     return sorted((node, task) for node, task in running)
-
-
-def get(url: str, **kwargs) -> requests.Response:
-    return requests.get(url, headers=BEHIND_TLS, timeout=REQUEST_TIMEOUT, **kwargs)
-
-
-class Browser:
-    """A user's requests through the front: HTTPS as far as Django knows, plain http to the node
-    here, so the cookies (Secure) are sent by hand."""
-
-    def __init__(self):
-        self.cookies = {}
-
-    def send(self, method: str, url: str, path: str, **kwargs) -> requests.Response:
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        headers = {**BEHIND_TLS, "Cookie": cookie, "Referer": url.replace("http:", "https:") + path}
-        response = requests.request(
-            method, url + path, headers=headers, allow_redirects=False, timeout=REQUEST_TIMEOUT, **kwargs
-        )
-        self.cookies.update(response.cookies.get_dict())
-        return response
-
-    def form_token(self, url: str, path: str) -> str:
-        page = self.send("GET", url, path)
-        return first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-
-    def log_in(self, url: str, username: str, password: str) -> None:
-        form = {
-            "username": username,
-            "password": password,
-            "csrfmiddlewaretoken": self.form_token(url, "/admin/login/"),
-        }
-        assert self.send("POST", url, "/admin/login/", data=form).status_code == 302, "the login failed"
-
-
-class Traffic(threading.Thread):
-    """Sends requests to the given nodes in turn, one after the other, until stopped, and records
-    each answer: (status or error name, started, finished). Pages (the admin's login page), or
-    with a logged-in browser, writes (todos added through the form)."""
-
-    def __init__(self, urls: list[str], writer: Browser | None = None):
-        super().__init__(daemon=True)
-        self.urls, self.writer = urls, writer
-        self.answers: list[tuple[int | str, float, float]] = []
-        self.written: list[str] = []  # titles of the writes answered with the redirect
-        self.stopping = threading.Event()
-        self.token = writer.form_token(urls[0], "/") if writer else ""
-
-    def request(self, session: requests.Session, url: str, n: int) -> int | str:
-        if not self.writer:
-            return session.get(url + "/admin/login/", headers=BEHIND_TLS, timeout=REQUEST_TIMEOUT).status_code
-        title = f"write {uuid.uuid4().hex[:8]} {n}"
-        response = self.writer.send("POST", url, "/", data={"title": title, "csrfmiddlewaretoken": self.token})
-        if response.status_code == 302:
-            self.written.append(title)
-        return response.status_code
-
-    def run(self):
-        session = requests.Session()
-        for n, url in zip(itertools.count(), itertools.cycle(self.urls), strict=False):
-            if self.stopping.is_set():
-                return
-            started = time.monotonic()
-            try:
-                answer = self.request(session, url, n)
-            except requests.RequestException as error:
-                answer = type(error).__name__
-            self.answers.append((answer, started, time.monotonic()))
-            time.sleep(0.05)
-
-    def stop(self):
-        self.stopping.set()
-        self.join(timeout=REQUEST_TIMEOUT + 5)
-
-    def longest_failure(self, ok) -> float:
-        """Seconds from the start of the first to the end of the last of consecutive failed answers."""
-        longest, first = 0.0, None
-        for answer, started, finished in self.answers:
-            if answer == ok:
-                first = None
-                continue
-            first = started if first is None else first
-            longest = max(longest, finished - first)
-        return longest
 
 
 def test_the_stack_runs_on_every_node_with_the_database_on_the_labelled_one(stack, swarm):
@@ -206,6 +123,45 @@ def stored_titles(stack, host) -> set[str]:
     db = host.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack.project}_db").strip()
     query = "SELECT title FROM core_todo"
     return set(host.docker("exec", db, "psql", "-U", "app", "-d", "app", "-At", "-c", query).splitlines())
+
+
+def test_a_release_and_its_rollback_roll_out_under_load_without_a_failed_request(stack, swarm, stack_tmp):
+    site = fresh_clone(stack_tmp / f"swarm-site-{uuid.uuid4().hex[:8]}", os.getuid(), os.getgid())
+    base = site / "services" / "app" / "core" / "templates" / "core" / "base.html"
+    base.write_text(base.read_text().replace("</body>", "<p>swarm release two</p></body>"))
+    browser = Browser()
+    browser.log_in(swarm[0].url, *user(stack, swarm))
+    urls = [host.url for host in swarm]
+    clients = [Traffic(urls) for _ in range(3)] + [Traffic(urls, browser)]
+    for client in clients:
+        client.start()
+    took = {}
+    try:
+        for what, args in (("deploy", ("deploy", "--swarm")), ("rollback", ("rollback", "--swarm"))):
+            started = time.monotonic()
+            result = stack.inv(*args, cwd=site, timeout=900)
+            took[what] = time.monotonic() - started
+            assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+            page = get(swarm[1].url + "/").text
+            assert ("swarm release two" in page) == (what == "deploy")
+        time.sleep(1)
+    finally:
+        for client in clients:
+            client.stop()
+    answers = [answer for client in clients for answer, _, _ in client.answers]
+    finished = sorted(end for client in clients for _, _, end in client.answers)
+    gap = max(b - a for a, b in itertools.pairwise(finished))
+    print(
+        f"swarm release: deploy {took['deploy']:.0f}s, rollback {took['rollback']:.0f}s, {len(answers)} requests, "
+        f"{sum(a not in (200, 302) for a in answers)} failed, longest gap between answers {gap:.2f}s"
+    )
+    assert [a for a in answers if a not in (200, 302)] == []
+    written = {title for client in clients for title in client.written}
+    assert written, "the writer wrote"
+    assert written <= stored_titles(stack, swarm[1]), "every acknowledged write is stored"
+    listed = stack.inv("releases", "--swarm")
+    assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
+    assert len([line for line in listed.stdout.splitlines() if re.match(r"^\S+ +\d{4}-\d\d-\d\d", line)]) == 2
 
 
 def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(stack, swarm):

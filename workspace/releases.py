@@ -1,0 +1,286 @@
+"""Releases: every deploy a named, kept thing to go back to (docs/releases.md).
+
+A release is named after the commit it is built from (with a digest of the uncommitted changes,
+if any), its images are tagged with that name and the last RELEASES_KEPT are kept on the target;
+its record (name, time, deployer, images, migration state) is kept in the site's database
+(manage.py release_record).
+
+A release on one host, step by step:
+1. the images, built and tagged with the release's name;
+2. the release phase, with the new image, while the old release serves: a snapshot of the
+   database when migrations are pending, then the migrations (manage.py release_migrate: refused
+   when the serving code cannot survive them, and bounded by a lock_timeout);
+3. the switch: the proxy pinned to the old containers, the new ones started beside them, and once
+   every one is healthy, the proxy pinned to them; the old ones finish their requests and go;
+4. check --deploy, the record, and the images of older releases pruned.
+"""
+
+import getpass
+import hashlib
+import json
+import shlex
+import subprocess
+import time
+
+from invoke import Exit
+
+from workspace.backup import snapshot
+from workspace.compose import ROOT
+from workspace.deployment import Deployment
+from workspace.shell import say
+
+# Seconds the old containers keep their requests in flight after the proxy moved on.
+DRAIN = 2
+RELEASE_PARTS = ("app", "proxy")
+# Apps whose migrations `inv releases` leaves out: Django's own and the libraries'.
+FRAMEWORK_APPS = {"admin", "auth", "contenttypes", "sessions", "axes"}
+
+
+def git(*args: str) -> str | None:
+    """git's answer in the repository, or None outside a git checkout (or before a commit)."""
+    try:
+        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def release_name() -> str:
+    """The commit's short name, with `-dirty-` and a digest of the changes when the tree has any;
+    the time, where there is no commit to name it after."""
+    head = git("rev-parse", "--short=12", "HEAD")
+    if head is None:
+        return time.strftime("%Y%m%d-%H%M%S")
+    changes = git("status", "--porcelain", "--untracked-files=all") or ""
+    if not changes:
+        return head
+    digest = hashlib.sha256(((git("diff", "HEAD") or "") + changes).encode()).hexdigest()[:8]
+    return f"{head}-dirty-{digest}"
+
+
+def manage(c, deployment: Deployment, release: str, command: str, **kwargs):
+    """manage.py COMMAND in a one-off app container of RELEASE's image (run --rm)."""
+    env = {"IMAGE_TAG": release, **kwargs.pop("env", {})}
+    passed = "".join(f" -e {name}" for name in env if name != "IMAGE_TAG")
+    return deployment.compose(c, f"run --rm --no-deps -T{passed} app python manage.py {command}", env=env, **kwargs)
+
+
+def app_containers(c, deployment: Deployment, *, running: bool = True) -> list[str]:
+    status = "--status running " if running else "--all "
+    listed = deployment.compose(c, f"ps -q {status}app", hide=True, echo=False, pty=False)
+    return listed.stdout.split()
+
+
+def inspect(c, deployment: Deployment, containers: list[str]) -> list[dict]:
+    return json.loads(deployment.docker(c, f"inspect {' '.join(containers)}", hide=True).stdout)
+
+
+def addresses(c, deployment: Deployment, containers: list[str]) -> list[str]:
+    """uWSGI's address in each container, on the network the proxy shares with it."""
+    network = f"{deployment.name}_default"
+    return [
+        f"{info['NetworkSettings']['Networks'][network]['IPAddress']}:9000"
+        for info in inspect(c, deployment, containers)
+    ]
+
+
+def pin(c, deployment: Deployment, to: list[str]) -> None:
+    """Send the proxy's requests to these addresses only, or (none) to the app's name again."""
+    deployment.compose(c, f"exec -T proxy release-pin {' '.join(to)}".rstrip(), hide="out", pty=False)
+
+
+def health_failure(info: dict) -> str:
+    """Why a container will not get healthy, or "" while it may."""
+    state = info["State"]
+    if state["Status"] in ("exited", "dead") or state.get("Restarting") or info.get("RestartCount"):
+        return f"{info['Name'].lstrip('/')} stopped (exit {state.get('ExitCode')})"
+    if state.get("Health", {}).get("Status") == "unhealthy":
+        return f"{info['Name'].lstrip('/')} is unhealthy"
+    return ""
+
+
+def last_health_output(info: dict) -> str:
+    log = info["State"].get("Health", {}).get("Log") or [{}]
+    lines = (log[-1].get("Output") or "no health check answered").strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
+def wait_until_healthy(c, deployment: Deployment, containers: list[str], timeout: float) -> str:
+    """ "" once every container is healthy; else why not, with its health check's last output."""
+    say(f"Waiting for {len(containers)} new app container(s) to be healthy (at most {timeout:.0f}s)")
+    deadline = time.monotonic() + timeout
+    while True:
+        infos = inspect(c, deployment, containers)
+        if all(info["State"].get("Health", {}).get("Status") == "healthy" for info in infos):
+            return ""
+        for info in infos:
+            if failure := health_failure(info):
+                return f"{failure}: {last_health_output(info)}"
+        if time.monotonic() > deadline:
+            waiting = next(info for info in infos if info["State"].get("Health", {}).get("Status") != "healthy")
+            return f"{waiting['Name'].lstrip('/')} not healthy after {timeout:.0f}s: {last_health_output(waiting)}"
+        time.sleep(1)
+
+
+def switch(c, deployment: Deployment, release: str) -> None:
+    """Serve RELEASE: its app containers start beside the old ones and take requests only once
+    every one is healthy; the old ones finish theirs and go. The first release simply starts."""
+    env = {"IMAGE_TAG": release}
+    old = app_containers(c, deployment)
+    if not old:
+        hint = "`docker compose ps` and `docker compose logs` (with the deployment's -p and -f) show why."
+        deployment.compose(c, "up --detach --wait --remove-orphans", env=env, hint=hint)
+        return
+    # Containers a failed release left stopped go first.
+    if stopped := sorted(set(app_containers(c, deployment, running=False)) - set(old)):
+        deployment.docker(c, f"rm --force {' '.join(stopped)}", hide=True)
+    pin(c, deployment, addresses(c, deployment, old))
+    replicas = int(deployment.settings.get("APP_REPLICAS") or 2)
+    deployment.compose(c, f"up --detach --no-deps --no-recreate --scale app={len(old) + replicas} app", env=env)
+    new = sorted(set(app_containers(c, deployment, running=False)) - set(old))
+    timeout = float(deployment.settings.get("RELEASE_HEALTH_TIMEOUT") or 180)
+    if failure := wait_until_healthy(c, deployment, new, timeout):
+        deployment.docker(c, f"stop {' '.join(new)}", hide=True)
+        pin(c, deployment, [])
+        names = " ".join(info["Name"].lstrip("/") for info in inspect(c, deployment, new))
+        raise Exit(
+            f"The release {release} did not get healthy ({failure}); the previous one still serves. "
+            f"Its containers' logs: docker logs {names}",
+            1,
+        )
+    pin(c, deployment, addresses(c, deployment, new))
+    time.sleep(DRAIN)
+    deployment.docker(c, f"stop --time 30 {' '.join(old)}", hide="out")
+    deployment.docker(c, f"rm {' '.join(old)}", hide="out")
+    pin(c, deployment, [])
+    # The proxy restarts only when its image changed: a short gap then.
+    changed = [part for part in RELEASE_PARTS[1:] if outdated(c, deployment, part, release)]
+    if changed:
+        deployment.compose(c, f"up --detach --wait --no-deps {' '.join(changed)}", env=env)
+
+
+def outdated(c, deployment: Deployment, service: str, release: str) -> bool:
+    """Whether SERVICE's running container runs another image than RELEASE's."""
+    running = deployment.compose(c, f"ps -q {service}", hide=True, echo=False, pty=False).stdout.split()
+    if not running:
+        return False
+    current = inspect(c, deployment, running)[0]["Image"]
+    wanted = deployment.docker(
+        c, f"image inspect --format '{{{{.Id}}}}' {image(deployment, service, release)}", hide=True
+    )
+    return current != wanted.stdout.strip()
+
+
+def image(deployment: Deployment, service: str, release: str) -> str:
+    return f"{deployment.settings.get('IMAGE_PREFIX') or 'django-compose-workspace'}-{service}:{release}"
+
+
+def release_phase(c, deployment: Deployment, release: str, *, allow_unsafe: bool) -> str:
+    """The migrations of RELEASE, with its image, before any of its containers takes a request;
+    a snapshot of the database first when some are pending. Returns the snapshot's folder, or ""."""
+    pending = manage(c, deployment, release, "migrate --check", hide=True, check=False, pty=False)
+    taken = ""
+    if pending.failed and app_containers(c, deployment):
+        taken = str(snapshot(deployment, f"before-{release}"))
+    unsafe = " --allow-unsafe-migrations" if allow_unsafe else ""
+    timeout = deployment.settings.get("MIGRATION_LOCK_TIMEOUT") or "5"
+    hint = "Nothing switched: the previous release still serves. docs/releases.md says how to ship such a change."
+    manage(c, deployment, release, f"release_migrate{unsafe}", env={"MIGRATION_LOCK_TIMEOUT": timeout}, hint=hint)
+    return taken
+
+
+def record(c, deployment: Deployment, release: str, snapshot_folder: str) -> None:
+    state = manage(c, deployment, release, "release_state", hide=True, pty=False).stdout.strip().splitlines()[-1]
+    images = {}
+    for service in RELEASE_PARTS:
+        found = deployment.docker(
+            c, f"image inspect --format '{{{{.Id}}}}' {image(deployment, service, release)}", hide=True
+        )
+        images[service] = found.stdout.strip()
+    entry = {
+        "name": release,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "user": getpass.getuser(),
+        "images": images,
+        "migrations": json.loads(state),
+        "snapshot": snapshot_folder,
+    }
+    manage(c, deployment, release, f"release_record add {shlex.quote(json.dumps(entry))}", hide="out", pty=False)
+
+
+def records(c, deployment: Deployment, release: str) -> list[dict]:
+    """The site's releases, newest first (read with RELEASE's image)."""
+    listed = manage(c, deployment, release, "release_record list", hide=True, echo=False, pty=False)
+    return [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
+
+
+def prune(c, deployment: Deployment, known: list[dict], keep: int) -> None:
+    """The images of the releases past the newest KEEP, and only those."""
+    for entry in known[keep:]:
+        tags = " ".join(image(deployment, service, entry["name"]) for service in RELEASE_PARTS)
+        deployment.docker(c, f"image rm {tags}", hide=True, warn=True)
+
+
+def deploy(c, deployment: Deployment, *, allow_unsafe: bool) -> None:
+    """A new release on one host (this module's docstring)."""
+    release = release_name()
+    env = {"IMAGE_TAG": release}
+    say(f"Release {release}")
+    deployment.compose(c, "build", env=env, hint="Read the build output above.")
+    deployment.compose(
+        c, "up --detach --wait --no-recreate db", env=env, hint="Is the engine's disk full? `docker compose logs db`."
+    )
+    taken = release_phase(c, deployment, release, allow_unsafe=allow_unsafe)
+    switch(c, deployment, release)
+    check = "exec -T app python manage.py check --deploy --fail-level WARNING"
+    deployment.compose(c, check, env=env, hint="The release serves; fix what check --deploy names, then deploy again.")
+    record(c, deployment, release, taken)
+    prune(c, deployment, records(c, deployment, release), int(deployment.settings.get("RELEASES_KEPT") or 5))
+    say(f"Release {release} of {deployment.name} serves on {deployment.where}: {deployment.url()}")
+
+
+def rollback(c, deployment: Deployment, target: str = "") -> None:
+    """Serve an older release again (the one before the serving one, or TARGET), switched as a
+    deploy switches; then its schema back, when every newer migration can be reversed."""
+    current = deployment.serving(c)
+    if not current:
+        raise Exit(f"No release serves on {deployment.where}: `inv deploy` first.", 1)
+    known = records(c, deployment, current)
+    names = [entry["name"] for entry in known]
+    if target and target not in names:
+        raise Exit(f"No release {target} on {deployment.where}: `inv releases` lists them.", 1)
+    older = names[names.index(current) + 1 :] if current in names else names
+    target = target or (older[0] if older else "")
+    if not target or target == current:
+        raise Exit(f"No release before {current} to go back to: `inv releases` lists them.", 1)
+    entry = known[names.index(target)]
+    missing = deployment.docker(c, f"image inspect {image(deployment, 'app', target)}", hide=True, warn=True)
+    if missing.failed:
+        raise Exit(f"The images of {target} are gone (only the newest releases keep theirs): deploy it again.", 1)
+    say(f"Back to release {target} (serving: {current})")
+    switch(c, deployment, target)
+    # The newer code knows the migrations to reverse: its image runs them.
+    state = shlex.quote(json.dumps(entry["migrations"]))
+    reversed_ = manage(c, deployment, current, f"release_rollback {state}", check=False, pty=False)
+    if reversed_.failed:
+        left = known[names.index(current)]
+        restore = f"inv restore {left['snapshot']}" if left.get("snapshot") else "no snapshot was taken"
+        say(f"The schema keeps {current}'s migrations; the database as it was before them: {restore}")
+    say(f"Release {target} serves on {deployment.where}: {deployment.url()}")
+
+
+def listing(c, deployment: Deployment) -> None:
+    """The releases on one host, newest first; the serving one marked."""
+    current = deployment.serving(c)
+    if not current:
+        raise Exit(f"No release serves on {deployment.where}: `inv deploy` first.", 1)
+    show(records(c, deployment, current), current)
+
+
+def show(known: list[dict], current: str) -> None:
+    """Releases as `inv releases` prints them: name, time, deployer, migrations; the serving one marked."""
+    for entry in known:
+        mark = "  <- serving" if entry["name"] == current else ""
+        ours = sorted((app, name) for app, name in entry["migrations"].items() if app not in FRAMEWORK_APPS)
+        migrations = ", ".join(f"{app} {name}" for app, name in ours)
+        print(f"{entry['name']:32} {entry['time']:24} {entry['user']:12} {migrations}{mark}")
