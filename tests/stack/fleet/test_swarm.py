@@ -228,9 +228,9 @@ def test_a_rolling_update_across_the_remaining_nodes_fails_no_request(stack, swa
     assert len({node for node, _ in after}) == 2
 
 
-# Run in the stack's network as a swarm job: fetches Pebble's issuing root (the ACME test
-# server's own API, unverified), then GETs https://DOMAIN/ trusting that root only, until the
-# front has its certificate. Prints the status and the seconds it waited.
+# Run in the front's network as a swarm job, where a client of the site is: fetches Pebble's
+# issuing root (the ACME test server's own API, unverified), then GETs https://DOMAIN/ trusting that
+# root only, until the front has its certificate. Prints the status and the seconds it waited.
 HTTPS_CLIENT = """
 import ssl, sys, time, urllib.request
 domain, started = sys.argv[1], time.monotonic()
@@ -251,14 +251,15 @@ DOMAIN = "site.test"
 
 
 def run_job(stack, image: str, *command: str) -> str:
-    """Run a command once, as a swarm job on the stack's network; its output."""
+    """Run a command once, as a swarm job on the front's network, where a client of the site is;
+    its output."""
     job = f"{stack.project}_client"
     host = stack.host
     host.docker("service", "rm", job, check=False)
     try:
         host.docker(
             "service", "create", "--detach=false", "--name", job, "--mode", "replicated-job",
-            "--restart-condition", "none", "--network", f"{stack.project}_default", image, *command,
+            "--restart-condition", "none", "--network", f"{stack.project}_front", image, *command,
             timeout=300,
         )  # fmt: skip
         return host.docker("service", "logs", "--raw", job)
