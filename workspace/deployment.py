@@ -12,7 +12,7 @@ from pathlib import Path
 
 from invoke import Exit
 
-from workspace.compose import DEPLOY_FILES, HTTPS_FILES, ROOT, Project, compose, read_env
+from workspace.compose import DEPLOY_FILES, HTTPS_FILES, ROOT, Project, compose, read_env, require_engine
 from workspace.settings import BY_NAME, interpolated, problems
 from workspace.shell import run, say, short_path
 
@@ -62,7 +62,9 @@ class Deployment:
         self.rendered = tempfile.TemporaryDirectory(prefix=f"{self.name}-")
 
     def announce(self) -> None:
-        """Say which settings come from the shell rather than the env file."""
+        """Check that the deployment's engine answers, then say which settings come from the
+        shell rather than the env file."""
+        require_engine(self.engine, self.where if self.engine else "")
         if self.from_shell:
             say(f"From the shell, not {short_path(self.env_file)}: {', '.join(self.from_shell)}")
 

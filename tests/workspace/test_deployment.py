@@ -83,7 +83,7 @@ def test_a_missing_secret_is_refused(deploy_env):
     assert "POSTGRES_PASSWORD is not set, and a deployment needs it" in refusal(deploy_env(*GOOD[:2]))
 
 
-def test_the_shell_wins_and_is_named_before_the_deploy(deploy_env, monkeypatch, capsys):
+def test_the_shell_wins_and_is_named_before_the_deploy(deploy_env, monkeypatch, capsys, engine):
     monkeypatch.setenv("PROXY_PORT", "8123")
     deployment = Deployment(deploy_env(*GOOD, "PROXY_PORT=8000"))
     deployment.announce()
