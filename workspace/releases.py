@@ -190,7 +190,8 @@ def release_phase(c, deployment: Deployment, release: str, *, allow_unsafe: bool
 
 
 def record(c, deployment: Deployment, release: str, snapshot_folder: str) -> None:
-    state = manage(c, deployment, release, "release_state", hide=True, pty=False).stdout.strip().splitlines()[-1]
+    output = manage(c, deployment, release, "release_state", hide=True, pty=False).stdout
+    state = next(line for line in reversed(output.splitlines()) if line.startswith("{"))
     images = {}
     for service in RELEASE_PARTS:
         found = deployment.docker(

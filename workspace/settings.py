@@ -79,6 +79,8 @@ class Setting:
     # example's value.
     secret: bool = False
     check: Callable[[str, Settings], str] | None = None
+    # What makes a conditionally required setting required, for the message.
+    when: str = ""
 
     def needed(self, settings: Settings) -> bool:
         return self.required(settings) if callable(self.required) else self.required
@@ -116,11 +118,30 @@ TABLE = (
     Setting("FRONT_HTTPS_PORT", "The front's https port (default 443).", check=whole_number),
     Setting("FRONT_PLACEMENT", "Swarm: the node the front runs on (default the manager)."),
     Setting("MEDIA_STORAGE", "Where uploads live: volume (default) or s3.", check=one_of("volume", "s3")),
-    Setting("AWS_STORAGE_BUCKET_NAME", "The uploads' bucket (MEDIA_STORAGE=s3).", required=uses_bucket),
-    Setting("AWS_S3_REGION_NAME", "The bucket's region (MEDIA_STORAGE=s3).", required=uses_bucket),
+    Setting(
+        "AWS_STORAGE_BUCKET_NAME",
+        "The uploads' bucket (MEDIA_STORAGE=s3).",
+        required=uses_bucket,
+        when="MEDIA_STORAGE=s3",
+    ),
+    Setting(
+        "AWS_S3_REGION_NAME", "The bucket's region (MEDIA_STORAGE=s3).", required=uses_bucket, when="MEDIA_STORAGE=s3"
+    ),
     Setting("AWS_S3_ENDPOINT_URL", "An S3-compatible store's address; empty for AWS S3."),
-    Setting("AWS_ACCESS_KEY_ID", "The bucket's access key (MEDIA_STORAGE=s3).", required=uses_bucket, secret=True),
-    Setting("AWS_SECRET_ACCESS_KEY", "Its secret (MEDIA_STORAGE=s3).", required=uses_bucket, secret=True),
+    Setting(
+        "AWS_ACCESS_KEY_ID",
+        "The bucket's access key (MEDIA_STORAGE=s3).",
+        required=uses_bucket,
+        when="MEDIA_STORAGE=s3",
+        secret=True,
+    ),
+    Setting(
+        "AWS_SECRET_ACCESS_KEY",
+        "Its secret (MEDIA_STORAGE=s3).",
+        required=uses_bucket,
+        when="MEDIA_STORAGE=s3",
+        secret=True,
+    ),
     Setting("POSTGRES_DB", "The database's name (default app)."),
     Setting("POSTGRES_USER", "The database's user (default app)."),
     Setting("POSTGRES_PASSWORD", "The database's password: your own, any characters.", required=True, secret=True),
@@ -167,7 +188,7 @@ def problems(settings: Settings, example: Settings, written: Iterable[str], also
         value = settings.get(setting.name, "")
         if not value:
             if setting.needed(settings):
-                found.append(f"{setting.name} is not set, and a deployment needs it")
+                found.append(f"{setting.name} is not set, and {setting.when or 'a deployment'} needs it")
         elif setting.secret and value == example.get(setting.name):
             found.append(f"{setting.name} is the example's value: set your own")
         elif setting.check and (problem := setting.check(value, settings)):

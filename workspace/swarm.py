@@ -154,6 +154,11 @@ def serving(c, deployment: Deployment) -> str:
     return "" if found.failed else found.stdout.strip().split("@")[0].rpartition(":")[2]
 
 
+def last_json_line(output: str) -> str:
+    """The JSON a command printed, among a job's log lines (the app logs to them too)."""
+    return next(line for line in reversed(output.splitlines()) if line.startswith("{"))
+
+
 def records(c, deployment: Deployment) -> list[dict]:
     output = swarm_manage(c, deployment, "release_record list")
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
@@ -182,7 +187,7 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     if first:
         swarm_manage(c, deployment, migrate, env=lock)
     swarm_manage(c, deployment, "check --deploy --fail-level WARNING")
-    state = swarm_manage(c, deployment, "release_state").strip().splitlines()[-1]
+    state = last_json_line(swarm_manage(c, deployment, "release_state"))
     entry = {
         "name": release,
         "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

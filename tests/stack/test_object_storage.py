@@ -231,5 +231,4 @@ def test_a_missing_bucket_setting_stops_the_app_and_the_deploy_in_one_line_namin
     lines = (refused.stdout + refused.stderr).strip().splitlines()
     assert refused.returncode == 1, lines
     assert len(lines) == 1, lines
-    assert lines[0].startswith("AWS_STORAGE_BUCKET_NAME is not set in")
-    assert "MEDIA_STORAGE=s3 needs it" in lines[0]
+    assert "AWS_STORAGE_BUCKET_NAME is not set, and MEDIA_STORAGE=s3 needs it" in lines[0]

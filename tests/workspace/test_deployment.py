@@ -41,7 +41,7 @@ def test_the_examples_secret_with_a_comment_is_refused(deploy_env):
 
 def test_a_commented_bucket_setting_is_the_bucket_and_needs_its_keys(deploy_env):
     message = refusal(deploy_env(*GOOD, "MEDIA_STORAGE=s3 # uploads in the bucket"))
-    assert "AWS_STORAGE_BUCKET_NAME is not set" in message
+    assert "AWS_STORAGE_BUCKET_NAME is not set, and MEDIA_STORAGE=s3 needs it" in message
     bucket = ("AWS_STORAGE_BUCKET_NAME=b", "AWS_S3_REGION_NAME=r", "AWS_ACCESS_KEY_ID=k", "AWS_SECRET_ACCESS_KEY=s")
     assert Deployment(deploy_env(*GOOD, "MEDIA_STORAGE=s3 # uploads in the bucket", *bucket)).media_storage == "s3"
 
@@ -69,6 +69,8 @@ def test_the_variables_a_sites_own_compose_file_reads_are_settings_too(deploy_en
         ("DOMAIN=https://example.com", "is not a host name"),
         ("DOMAIN=other.example.org", "ALLOWED_HOSTS does not include DOMAIN"),
         ("ACME_EMAIL=me@example.com", "ACME_EMAIL: it is set, but DOMAIN is not"),
+        ("DOMAIN=example.com:443", "DOMAIN=example.com:443 is not a host name"),
+        ("ACME_CA=http://ca.example.com/dir", "ACME_CA: it is set, but DOMAIN is not"),
         ("PROXY_PORT=eighty", "PROXY_PORT: it is 'eighty': a whole number"),
         ("MEDIA_STORAGE=bucket", "MEDIA_STORAGE: it is 'bucket': one of volume, s3"),
     ],
@@ -77,6 +79,11 @@ def test_a_wrong_value_is_refused_in_one_line_naming_it(deploy_env, line, named)
     message = refusal(deploy_env(*GOOD, line))
     assert named in message
     assert len(message.splitlines()) == 1
+
+
+def test_a_malformed_acme_email_is_refused_with_a_domain(deploy_env):
+    env_file = deploy_env(*GOOD[:1], "ALLOWED_HOSTS=example.com", GOOD[2], "DOMAIN=example.com", "ACME_EMAIL=nobody")
+    assert "ACME_EMAIL=nobody is not an email address" in refusal(env_file)
 
 
 def test_a_missing_secret_is_refused(deploy_env):

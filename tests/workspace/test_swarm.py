@@ -90,7 +90,7 @@ def test_a_swarm_release_migrates_with_its_image_before_the_update_then_checks_a
             "{{json .Spec.TaskTemplate}}": json.dumps(template),
             "{{.Spec.TaskTemplate.ContainerSpec.Image}}": "django-compose-workspace-app:old@sha256:1",
             "service ps": "Complete 1 second ago: ",
-            "service logs": '{"core": "0003_attachment_index"}\n',
+            "service logs": '{"core": "0003_attachment_index"}\n2026-12-03 09:01:00,463 INFO axes.apps: AXES: BEGIN\n',
         }
     )
     deploy_swarm(c, Deployment(deploy_env(*GOOD)))
