@@ -13,7 +13,8 @@ from benchmarks.stack import CaseError, Stack, execute, progress
 
 WRK_REPORT = Path(__file__).resolve().parent / "wrk_report.lua"
 TODOS = 50
-MEDIA_FILE = "bench/one-megabyte.bin"
+# An attachment of the first todo: from a bucket, the site serves nothing else.
+MEDIA_FILE = "attachments/bench-one-megabyte.bin"
 
 # Where wrk runs: here, through the proxies' published loopback ports (docker-proxy in between,
 # as for a local user), and in the bench's client container on the stack's network.
@@ -47,8 +48,8 @@ def prepare_content(stack: Stack) -> dict[str, str]:
     stack.compose(
         "exec", "-T", "app", "python", "manage.py", "shell", "-c",
         "from core.models import Todo; Todo.objects.all().delete(); "
-        f"Todo.objects.bulk_create(Todo(title=f'Bench todo {{i}}', description='Measured by inv bench.') "
-        f"for i in range(1, {TODOS + 1}))",
+        f"Todo.objects.bulk_create(Todo(title=f'Bench todo {{i}}', description='Measured by inv bench.', "
+        f"attachment='{MEDIA_FILE}' if i == 1 else '') for i in range(1, {TODOS + 1}))",
     )  # fmt: skip
     stack.python(
         "import os; from pathlib import Path; "
