@@ -121,9 +121,23 @@ def swarm_files(deployment: Deployment) -> tuple[str, ...]:
     return (*DEPLOY_FILES, *SWARM_FILES, *media, *deployment.https, *deployment.extra_files)
 
 
-def stack_deploy(c, deployment: Deployment, release: str) -> None:
+def content_tags(c, deployment: Deployment, release: str) -> dict[str, str]:
+    """PROXY_TAG (and FRONT_TAG): the proxy's and the front's images named by their content, so a
+    release that leaves them as they were updates no proxy: a swarm replaces a proxy's task stop-
+    first (it holds its node's port), a gap on that node."""
+    tags = {}
+    for service in ("proxy", "front") if deployment.domain else ("proxy",):
+        built = f"{deployment.settings.get('IMAGE_PREFIX') or 'django-compose-workspace'}-{service}"
+        found = deployment.docker(c, f"image inspect --format '{{{{.Id}}}}' {built}:{release}", hide=True)
+        tag = "content-" + found.stdout.strip().removeprefix("sha256:")[:12]
+        deployment.docker(c, f"tag {built}:{release} {built}:{tag}", hide=True)
+        tags[f"{service.upper()}_TAG"] = tag
+    return tags
+
+
+def stack_deploy(c, deployment: Deployment, release: str, tags: Mapping[str, str]) -> None:
     """`docker stack deploy` of the stack with RELEASE's images (the secrets made first)."""
-    env = {"IMAGE_TAG": release, **create_secrets(c, deployment)}
+    env = {"IMAGE_TAG": release, **tags, **create_secrets(c, deployment)}
     model = deployment.compose(c, "config --format json", files=swarm_files(deployment), env=env, hide="out")
     registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
     # The stack file holds no secret: those are Docker secrets by now.
@@ -173,17 +187,18 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     say(f"Release {release}")
     deployment.compose(c, "build", env=env, hint="Read the build output above.")
     registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
+    tags = content_tags(c, deployment, release)
     if registry:
         # Every node pulls the images from there; only app and proxy are built here.
         unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
         pushed = "app proxy" + (" front" if deployment.domain else "")
-        deployment.compose(c, f"push {pushed}", env=env, hint=unreachable)
+        deployment.compose(c, f"push {pushed}", env={**env, **tags}, hint=unreachable)
     migrate = "release_migrate" + (" --allow-unsafe-migrations" if allow_unsafe else "")
     lock = {"MIGRATION_LOCK_TIMEOUT": deployment.settings.get("MIGRATION_LOCK_TIMEOUT") or "5"}
     first = not serving(c, deployment)
     if not first:
         swarm_manage(c, deployment, migrate, image=app_image(deployment, release), env=lock)
-    stack_deploy(c, deployment, release)
+    stack_deploy(c, deployment, release, tags)
     if first:
         swarm_manage(c, deployment, migrate, env=lock)
     swarm_manage(c, deployment, "check --deploy --fail-level WARNING")
@@ -192,7 +207,7 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
         "name": release,
         "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "user": getpass.getuser(),
-        "images": {"app": app_image(deployment, release)},
+        "images": {"app": app_image(deployment, release), **tags},
         "migrations": json.loads(state),
         "snapshot": "",
     }
@@ -215,7 +230,8 @@ def rollback_swarm(c, deployment: Deployment, target: str = "") -> None:
     if target not in names or target == current:
         raise Exit(f"No release {target or 'before ' + current} to go back to: `inv releases --swarm` lists them.", 1)
     say(f"Back to release {target} (serving: {current})")
-    stack_deploy(c, deployment, target)
+    images = known[names.index(target)]["images"]
+    stack_deploy(c, deployment, target, {name: tag for name, tag in images.items() if name.endswith("_TAG")})
     state = shlex.quote(json.dumps(known[names.index(target)]["migrations"]))
     try:
         swarm_manage(c, deployment, f"release_rollback {state}", image=app_image(deployment, current))

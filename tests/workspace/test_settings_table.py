@@ -8,7 +8,13 @@ from workspace.settings import BY_NAME, SECRETS, interpolated, markdown
 
 # Set by the tasks themselves, never by a user: the image tag of a swarm deploy, the names of its
 # secrets, the bench's template.
-SET_BY_TASKS = {"IMAGE_TAG", "BENCH_PROXY_TEMPLATE", *(f"{setting.name}_SECRET" for setting in SECRETS)}
+SET_BY_TASKS = {
+    "IMAGE_TAG",
+    "PROXY_TAG",
+    "FRONT_TAG",
+    "BENCH_PROXY_TEMPLATE",
+    *(f"{setting.name}_SECRET" for setting in SECRETS),
+}
 DEPLOY_COMPOSE = (
     "compose.yaml",
     "compose.deploy.yaml",
