@@ -285,12 +285,12 @@ def test_a_migration_blocked_by_a_lock_fails_the_deploy_within_the_timeout(site)
     )
     try:
         time.sleep(2)
-        site.migration("todo_note", "[migrations.AddField('todo', 'note', models.TextField(default=''))]")
+        site.migration("todo_note", "[migrations.AddField('todo', 'note', models.TextField(null=True))]")
         models = site.app / "core" / "models.py"
         models.write_text(
             models.read_text().replace(
                 "    done = models.BooleanField(default=False)\n",
-                "    done = models.BooleanField(default=False)\n    note = models.TextField(default='')\n",
+                "    done = models.BooleanField(default=False)\n    note = models.TextField(null=True)\n",
             )
         )
         started = time.monotonic()
