@@ -3,9 +3,10 @@ restore."""
 
 from pathlib import Path
 
-from invoke import task
+from invoke import Exit, task
 
-from workspace import backup as backups
+from workspace import backups as continuous
+from workspace import dumps
 from workspace import releases as release
 from workspace import swarm as swarm_releases
 from workspace.deployment import DEPLOY_ENV, Deployment
@@ -14,13 +15,17 @@ from workspace.shell import confirm
 DEPLOY_HELP = {
     "host": "the engine to deploy to: ssh://user@server (DOCKER_HOST) or a Docker context name",
     "env_file": "the deployment's settings (default: .env.deploy)",
+    "override": "a compose file layered on top, for this site's own changes (the one inv deploy got)",
 }
+
+
+def deployment_of(env_file: str, host: str, override: str) -> Deployment:
+    return Deployment(env_file, host, (str(Path(override).resolve()),) if override else ())
 
 
 @task(
     help={
         "swarm": "deploy to a Docker Swarm with `docker stack deploy`",
-        "override": "a compose file layered on top, for this site's own changes",
         "allow_unsafe_migrations": "apply migrations the serving release cannot survive (plan the downtime)",
         **DEPLOY_HELP,
     }
@@ -29,8 +34,7 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override="", allow
     """Ship a new release: build, migrate before it serves, switch without dropping a request.
 
     The release is named after the commit; `inv releases` lists them, `inv rollback` goes back."""
-    extra = (str(Path(override).resolve()),) if override else ()
-    deployment = Deployment(env_file, host, extra)
+    deployment = deployment_of(env_file, host, override)
     deployment.announce()
     if swarm:
         swarm_releases.deploy_swarm(c, deployment, allow_unsafe=allow_unsafe_migrations)
@@ -39,9 +43,9 @@ def deploy(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override="", allow
 
 
 @task(help={"swarm": "the releases of the swarm's stack", **DEPLOY_HELP})
-def releases(c, swarm=False, host="", env_file=str(DEPLOY_ENV)):
+def releases(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """List the deployment's releases, newest first, and mark the one serving."""
-    deployment = Deployment(env_file, host)
+    deployment = deployment_of(env_file, host, override)
     if swarm:
         release.show(swarm_releases.records(c, deployment), swarm_releases.serving(c, deployment))
     else:
@@ -56,29 +60,69 @@ def releases(c, swarm=False, host="", env_file=str(DEPLOY_ENV)):
         **DEPLOY_HELP,
     },
 )
-def rollback(c, name="", swarm=False, host="", env_file=str(DEPLOY_ENV)):
+def rollback(c, name="", swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Serve an older release again, switched without dropping a request; its schema back too
     when every newer migration can be reversed (else it says which snapshot to restore)."""
-    deployment = Deployment(env_file, host)
+    deployment = deployment_of(env_file, host, override)
     if swarm:
         swarm_releases.rollback_swarm(c, deployment, name)
     else:
         release.rollback(c, deployment, name)
 
 
+@task(
+    help={
+        "verify": "the restore drill: restore the latest backup into a throwaway database and check it",
+        "dump": "a portable copy instead: pg_dump and the uploads, into a folder of backups/ here",
+        **DEPLOY_HELP,
+    }
+)
+def backup(c, verify=False, dump=False, host="", env_file=str(DEPLOY_ENV), override=""):
+    """Take a base backup of the deployed database now (they also run on their own, daily).
+
+    --verify restores the latest into a throwaway database and checks it (row counts, Django's
+    checks); --dump writes a pg_dump and the uploads into backups/ on this machine."""
+    deployment = deployment_of(env_file, host, override)
+    if dump:
+        dumps.backup(deployment)
+    elif verify:
+        continuous.verify(c, deployment)
+    else:
+        continuous.base_backup(c, deployment)
+
+
 @task(help=DEPLOY_HELP)
-def backup(c, host="", env_file=str(DEPLOY_ENV)):
-    """Back up the deployed stack: its database (pg_dump, custom format) and media files, into backups/."""
-    backups.backup(Deployment(env_file, host))
+def backups(c, host="", env_file=str(DEPLOY_ENV), override=""):
+    """List the deployment's base backups, the window you can restore to, and how fresh they are."""
+    continuous.listing(c, deployment_of(env_file, host, override))
 
 
-@task(help={"path": "a folder made by inv backup", "yes": "do not ask first", **DEPLOY_HELP})
-def restore(c, path, yes=False, host="", env_file=str(DEPLOY_ENV)):
-    """Put a backup's database and media files back into the deployed stack, replacing theirs."""
-    folder = Path(path)
-    backups.check_backup(folder)
-    deployment = Deployment(env_file, host)
+@task(
+    positional=["path"],
+    help={
+        "path": "a folder made by inv backup --dump, or by a release before its migrations",
+        "latest": "the database back to the last second archived",
+        "to": 'the database back to this moment: "YYYY-MM-DD HH:MM:SS", in UTC',
+        "yes": "do not ask first",
+        **DEPLOY_HELP,
+    },
+)
+def restore(c, path="", latest=False, to="", yes=False, host="", env_file=str(DEPLOY_ENV), override=""):
+    """Bring the deployed database back: to a second (--to), to the last one (--latest), or from
+    a dump folder (PATH, with its uploads). The app stops meanwhile and starts again after."""
+    if sum(map(bool, (path, latest, to))) != 1:
+        raise Exit('Say what to restore: --latest, --to "YYYY-MM-DD HH:MM:SS" (UTC), or a dump folder.', 1)
+    if path:
+        dumps.check_backup(Path(path))
+    if to:
+        continuous.parse_time(to)
+    deployment = deployment_of(env_file, host, override)
     if not yes:
-        question = f"Replace the database and media files of {deployment.name} on {deployment.where}?"
+        question = (
+            f"Replace the database{' and media files' if path else ''} of {deployment.name} on {deployment.where}?"
+        )
         confirm(question, "Nothing restored. Add --yes to restore without asking.")
-    backups.restore(c, deployment, folder)
+    if path:
+        dumps.restore(c, deployment, Path(path))
+    else:
+        continuous.restore(c, deployment, to)

@@ -12,6 +12,7 @@ from workspace.shell import run
 LOCKS = {
     "services/app/requirements.txt": "services/app/requirements.in",
     "services/app/requirements-server.txt": "services/app/requirements-server.in",
+    "services/db/requirements.txt": "services/db/requirements.in",
     "requirements-dev.txt": "requirements-dev.in",
     "benchmarks/requirements.txt": "benchmarks/requirements.in",
     "benchmarks/requirements-chart.txt": "benchmarks/requirements-chart.in",

@@ -1,6 +1,7 @@
 """A deployment: its settings (its env file under the shell's, checked against workspace/settings.py),
 the engine it runs on (`--host`: DOCKER_HOST or a Docker context), its compose files, and the
-one-host deploy. The swarm's deploy is in workspace/swarm.py, backups in workspace/backup.py."""
+one-host deploy. The swarm's deploy is in workspace/swarm.py; backups in workspace/backups.py
+(continuous) and workspace/dumps.py (pg_dump)."""
 
 import hashlib
 import json
@@ -12,7 +13,16 @@ from pathlib import Path
 
 from invoke import Exit
 
-from workspace.compose import DEPLOY_FILES, HTTPS_FILES, ROOT, Project, compose, read_env, require_engine
+from workspace.compose import (
+    BACKUP_S3_FILES,
+    DEPLOY_FILES,
+    HTTPS_FILES,
+    ROOT,
+    Project,
+    compose,
+    read_env,
+    require_engine,
+)
 from workspace.settings import BY_NAME, interpolated, problems
 from workspace.shell import run, say, short_path
 
@@ -57,7 +67,8 @@ class Deployment:
         # site's own override (--override).
         self.https = HTTPS_FILES if self.domain else ()
         self.extra_files = extra_files
-        self.files = (*DEPLOY_FILES, *self.https, *extra_files)
+        backups = BACKUP_S3_FILES if self.settings.get("BACKUP_S3_BUCKET") else ()
+        self.files = (*DEPLOY_FILES, *backups, *self.https, *extra_files)
         # Where model_files() writes the rendered models; removed when the task ends.
         self.rendered = tempfile.TemporaryDirectory(prefix=f"{self.name}-")
 

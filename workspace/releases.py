@@ -24,9 +24,9 @@ import time
 
 from invoke import Exit
 
-from workspace.backup import snapshot
 from workspace.compose import ROOT
 from workspace.deployment import Deployment
+from workspace.dumps import snapshot
 from workspace.shell import say
 
 # Seconds the old containers keep their requests in flight after the proxy moved on.
@@ -228,8 +228,9 @@ def deploy(c, deployment: Deployment, *, allow_unsafe: bool) -> None:
     env = {"IMAGE_TAG": release}
     say(f"Release {release}")
     deployment.compose(c, "build", env=env, hint="Read the build output above.")
+    # The database (recreated only when its image or settings changed) and its backups first.
     deployment.compose(
-        c, "up --detach --wait --no-recreate db", env=env, hint="Is the engine's disk full? `docker compose logs db`."
+        c, "up --detach --wait db backup", env=env, hint="Is the engine's disk full? `docker compose logs db backup`."
     )
     taken = release_phase(c, deployment, release, allow_unsafe=allow_unsafe)
     switch(c, deployment, release)

@@ -58,6 +58,10 @@ def with_domain(check: Callable[[str, Settings], str]) -> Callable[[str, Setting
     return checked
 
 
+def uses_backup_bucket(settings: Settings) -> bool:
+    return bool(settings.get("BACKUP_S3_BUCKET"))
+
+
 def one_of(*choices: str) -> Callable[[str, Settings], str]:
     def check(value: str, settings: Settings) -> str:
         return "" if value in choices else f"it is {value!r}: one of {', '.join(choices)}"
@@ -160,6 +164,46 @@ TABLE = (
     Setting("RELEASES_KEPT", "Releases whose images stay, for inv rollback (default 5).", check=whole_number),
     Setting("MIGRATION_LOCK_TIMEOUT", "Seconds a migration may wait for a lock (default 5).", check=whole_number),
     Setting(
+        "BACKUP_KEY",
+        "Encrypts the backups: long and random, kept apart from the repository and the bucket.",
+        required=True,
+        secret=True,
+    ),
+    Setting("BACKUP_SCHEDULE", "When a base backup is taken: cron syntax, UTC (default 0 3 * * *, daily)."),
+    Setting("BACKUP_DRILL_SCHEDULE", "When the restore drill runs: cron syntax, UTC (default 30 4 * * 0, weekly)."),
+    Setting(
+        "BACKUP_RETENTION",
+        "Full backups kept: a count, or days with BACKUP_RETENTION_TYPE=time (default 7).",
+        check=whole_number,
+    ),
+    Setting("BACKUP_RETENTION_TYPE", "count (default) or time.", check=one_of("count", "time")),
+    Setting(
+        "ARCHIVE_TIMEOUT",
+        "Seconds before a WAL segment with writes is archived, full or not (default 60).",
+        check=whole_number,
+    ),
+    Setting("BACKUP_STALE_AFTER", "Hours after which /status/backups calls the last base backup stale (default 26)."),
+    Setting(
+        "BACKUP_WAL_STALE_AFTER", "Seconds a WAL segment may wait for the archiver (default 300).", check=whole_number
+    ),
+    Setting("BACKUP_S3_BUCKET", "The backups' bucket; empty: the volume backups on the host."),
+    Setting(
+        "BACKUP_S3_ENDPOINT",
+        "The bucket's store, a host name (s3.eu-west-1.amazonaws.com).",
+        required=uses_backup_bucket,
+        when="BACKUP_S3_BUCKET",
+    ),
+    Setting("BACKUP_S3_PORT", "Its HTTPS port (default 443).", check=whole_number),
+    Setting("BACKUP_S3_REGION", "The bucket's region.", required=uses_backup_bucket, when="BACKUP_S3_BUCKET"),
+    Setting(
+        "BACKUP_S3_URI_STYLE", "host (AWS S3, the default) or path (most other stores).", check=one_of("host", "path")
+    ),
+    Setting("BACKUP_S3_PATH", "The folder in the bucket (default /pgbackrest)."),
+    Setting(
+        "BACKUP_S3_KEY", "The bucket's access key.", required=uses_backup_bucket, when="BACKUP_S3_BUCKET", secret=True
+    ),
+    Setting("BACKUP_S3_KEY_SECRET", "Its secret.", required=uses_backup_bucket, when="BACKUP_S3_BUCKET", secret=True),
+    Setting(
         "RELEASE_HEALTH_TIMEOUT",
         "Seconds a release has to get healthy (default 180).",
         check=whole_number,
@@ -200,7 +244,7 @@ def markdown() -> str:
     """The table as docs/settings.md shows it."""
     rows = ["| Setting | Required | Secret | What it is |", "|---|---|---|---|"]
     for setting in TABLE:
-        required = "yes" if setting.required is True else ("with s3" if setting.required else "")
+        required = "yes" if setting.required is True else (f"with {setting.when}" if setting.required else "")
         rows.append(f"| `{setting.name}` | {required} | {'yes' if setting.secret else ''} | {setting.doc} |")
     return "\n".join(rows) + "\n"
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from invoke import Exit
 
-from workspace.compose import DEPLOY_FILES, SWARM_FILES, SWARM_S3_FILES
+from workspace.compose import SWARM_FILES, SWARM_S3_FILES, SWARM_STACK_FILES
 from workspace.deployment import Deployment
 from workspace.releases import release_name
 from workspace.settings import SECRETS
@@ -118,7 +118,7 @@ def swarm_manage(
 def swarm_files(deployment: Deployment) -> tuple[str, ...]:
     """The compose files of the swarm's stack: the deployment's, with the secrets' files."""
     media = SWARM_S3_FILES if deployment.media_storage == "s3" else ()
-    return (*DEPLOY_FILES, *SWARM_FILES, *media, *deployment.https, *deployment.extra_files)
+    return (*SWARM_STACK_FILES, *SWARM_FILES, *media, *deployment.https, *deployment.extra_files)
 
 
 def content_tags(c, deployment: Deployment, release: str) -> dict[str, str]:
@@ -185,7 +185,7 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     release = release_name()
     env = {"IMAGE_TAG": release}
     say(f"Release {release}")
-    deployment.compose(c, "build", env=env, hint="Read the build output above.")
+    deployment.compose(c, "build", files=swarm_files(deployment), env=env, hint="Read the build output above.")
     registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
     tags = content_tags(c, deployment, release)
     if registry:

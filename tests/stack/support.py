@@ -48,6 +48,7 @@ class Stack:
             "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{self.port},http://localhost:{self.port}",
             "PROXY_PORT": str(self.port),
             "CLIENT_MAX_BODY_SIZE": "1m",
+            "BACKUP_KEY": secrets.token_urlsafe(32),
             **settings,
         }
         # Values that win over the env file's (RemoteStack's engine).

@@ -57,6 +57,7 @@ class Traffic(threading.Thread):
         self.urls, self.writer = urls, writer
         self.answers: list[tuple[int | str, float, float]] = []
         self.written: list[str] = []  # titles of the writes answered with the redirect
+        self.written_at: list[float] = []  # and when each answer came (time.time())
         self.stopping = threading.Event()
         self.token = writer.form_token(urls[0], "/") if writer else ""
 
@@ -67,6 +68,7 @@ class Traffic(threading.Thread):
         response = self.writer.send("POST", url, "/", data={"title": title, "csrfmiddlewaretoken": self.token})
         if response.status_code == 302:
             self.written.append(title)
+            self.written_at.append(time.time())
         return response.status_code
 
     def run(self):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("status/backups", views.backup_status, name="backup-status"),
     # The proxy asks here before it reads a request's body (its own /_session, internal).
     path("_session", views.session, name="session"),
     path("admin/", admin.site.urls),

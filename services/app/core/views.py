@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
+from . import backups
 from .database import check, first_line
 from .forms import TodoForm
 from .models import ATTACHMENTS, Todo
@@ -48,6 +49,22 @@ def healthz(request):
         log.warning("healthz: database unavailable: %s", first_line(exc))
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@never_cache
+@require_GET
+def backup_status(request):
+    """Whether the backups keep up, for a monitor: 503 "backup stale" when archiving is stuck or the
+    last base backup is too old or failed. Apart from /healthz on purpose: a stale backup must never
+    make the app look unhealthy to compose or a swarm."""
+    try:
+        found = backups.report()
+    except DatabaseError as exc:
+        log.warning("status/backups: database unavailable: %s", first_line(exc))
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    status = 200 if found["status"] != "backup stale" else 503
+    # What is wrong, and the WAL's names, for the site's staff only.
+    return JsonResponse(found if request.user.is_staff else {"status": found["status"]}, status=status)
 
 
 @never_cache

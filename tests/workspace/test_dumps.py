@@ -1,4 +1,4 @@
-"""Backups on demand (workspace/backup.py): readable by their owner only, and nothing half-written."""
+"""Backups on demand (workspace/dumps.py): readable by their owner only, and nothing half-written."""
 
 import stat
 from typing import TYPE_CHECKING, cast
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 import pytest
 from invoke import Exit
 
-from workspace import backup
+from workspace import dumps as backup
 
 if TYPE_CHECKING:
     from workspace.deployment import Deployment

@@ -1,0 +1,305 @@
+"""Continuous backups of a one-host deployment, into a bucket (SeaweedFS over TLS, a compose project
+of its own): a table dropped by mistake comes back to the second before, a lost database volume
+comes back under writes with every write acknowledged more than a minute before the loss (the
+lost window and the time to restore measured), the bucket holds nothing readable without the
+key, a stalled archiver is reported stale while the app stays healthy, a new host comes back
+from the bucket and the key alone, and the restore drill names a damaged file."""
+
+import datetime as dt
+import secrets
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.stack.support import Stack, remove_images
+from tests.stack.traffic import Browser, Traffic, get
+from workspace.compose import BACKUP_S3_FILES, DEPLOY_FILES, Project
+
+pytestmark = pytest.mark.stack
+
+OVERRIDE = "tests/stack/compose.backup-bucket.yaml"
+STORE_FILES = ("tests/stack/compose.backup-store.yaml",)
+# Seconds a WAL segment may wait for the archiver before /status/backups says "backup stale".
+WAL_STALE_AFTER = 20
+
+
+def make_certificates(folder: Path) -> None:
+    """A test CA, and a certificate it signs for the name `seaweedfs`."""
+    folder.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    ca = ("-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-x509", *key, *ca, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test CA")
+    openssl("req", *key, "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=seaweedfs")
+    (folder / "san").write_text("subjectAltName=DNS:seaweedfs\n")
+    openssl("x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "cert.pem", "-days", "2", "-extfile", "san")  # fmt: skip
+    # The store (its own user) and the database's user read them.
+    for path in folder.iterdir():
+        path.chmod(0o644)
+
+
+class Store:
+    """The bucket's store: SeaweedFS in a compose project of its own, the bucket `backups` made."""
+
+    def __init__(self, tmp: Path, settings: dict[str, str]):
+        self.name = f"test-store-{uuid.uuid4().hex[:8]}"
+        self.network = f"{self.name}_default"
+        env_file = tmp / f"{self.name}.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        self.project = Project(files=STORE_FILES, env_file=env_file, name=self.name)
+
+    def compose(self, *args: str) -> str:
+        done = self.project.call(*args, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def weed(self, command: str) -> str:
+        return self.compose("exec", "-T", "seaweedfs", "sh", "-c", f"echo '{command}' | weed shell")
+
+    def start(self) -> None:
+        self.compose("up", "--detach")
+        deadline = time.monotonic() + 60
+        while "created bucket" not in self.weed("s3.bucket.create -name backups"):
+            assert time.monotonic() < deadline, "the store did not make the bucket"
+            time.sleep(2)
+
+
+class Site:
+    """A deployment whose backups go to the store's bucket, and a logged-in writer."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.writer = Browser()
+
+    def inv(self, *args: str, timeout=900) -> subprocess.CompletedProcess:
+        return self.stack.inv(*args, "--override", OVERRIDE, timeout=timeout)
+
+    def sql(self, query: str) -> str:
+        command = ("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-At", "-c", query)
+        return self.stack.compose(*command).stdout.strip()
+
+    def titles(self) -> set[str]:
+        return set(self.sql("SELECT title FROM core_todo").splitlines())
+
+    def write(self, title: str) -> None:
+        token = self.writer.form_token(self.stack.url, "/")
+        answer = self.writer.send("POST", self.stack.url, "/", data={"title": title, "csrfmiddlewaretoken": token})
+        assert answer.status_code == 302, answer.status_code
+
+    def repository(self, *args: str) -> subprocess.CompletedProcess:
+        """`pgbackrest ARGS` in a one-off container of the backup service (stdout as bytes)."""
+        return self.stack.compose_project.call(
+            "run", "--rm", "--no-deps", "-T", "backup", "pgbackrest", *args, capture_output=True, timeout=300
+        )
+
+    def wait_for_backup(self, timeout=180) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listed = self.inv("backups")
+            if "Restore window" in listed.stdout:
+                return listed.stdout
+            time.sleep(3)
+        raise AssertionError(f"no base backup within {timeout}s:\n{listed.stdout}{listed.stderr}")
+
+
+def site_settings(store: Store, certs: Path, key: str, bucket_keys: dict[str, str]) -> dict[str, str]:
+    return {
+        "HTTPS": "true",
+        "FORWARDED_ALLOW_IPS": "*",
+        "APP_REPLICAS": "1",
+        "BACKUP_KEY": key,
+        "BACKUP_S3_BUCKET": "backups",
+        "BACKUP_S3_ENDPOINT": "seaweedfs",
+        "BACKUP_S3_PORT": "8333",
+        "BACKUP_S3_REGION": "us-east-1",
+        "BACKUP_S3_URI_STYLE": "path",
+        **bucket_keys,
+        "BACKUP_WAL_STALE_AFTER": str(WAL_STALE_AFTER),
+        "TEST_CERTS": str(certs),
+        "TEST_STORE_NETWORK": store.network,
+    }
+
+
+def new_site(stack_tmp: Path, settings: dict[str, str]) -> Site:
+    stack = Stack(stack_tmp, files=(*DEPLOY_FILES, *BACKUP_S3_FILES, OVERRIDE), **settings)
+    stack.env.update(COMPOSE_PROJECT_NAME=stack.project, IMAGE_PREFIX=stack.project)
+    stack.write_env()
+    return Site(stack)
+
+
+def log_in_writer(site: Site) -> None:
+    password = uuid.uuid4().hex
+    names = {"DJANGO_SUPERUSER_USERNAME": "writer", "DJANGO_SUPERUSER_PASSWORD": password}
+    site.stack.manage("createsuperuser", "--noinput", "--email", "w@example.com", env=names)
+    site.writer.log_in(site.stack.url, "writer", password)
+
+
+def down(site: Site) -> None:
+    site.stack.down()
+    remove_images(site.stack)
+
+
+@pytest.fixture(scope="module")
+def world(built_images, stack_tmp):
+    """The store, and the settings a site's backups need: the bucket's keys and the backup key."""
+    certs = stack_tmp / f"certs-{uuid.uuid4().hex[:6]}"
+    make_certificates(certs)
+    bucket_keys = {"BACKUP_S3_KEY": secrets.token_hex(8), "BACKUP_S3_KEY_SECRET": secrets.token_hex(16)}
+    store = Store(stack_tmp, {**bucket_keys, "TEST_CERTS": str(certs)})
+    try:
+        store.start()
+        yield store, site_settings(store, certs, secrets.token_urlsafe(32), bucket_keys)
+    finally:
+        store.project.call("down", "--volumes", "--timeout", "5", capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def site(world, stack_tmp):
+    _, settings = world
+    running = new_site(stack_tmp, settings)
+    try:
+        deployed = running.inv("deploy")
+        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        log_in_writer(running)
+        running.wait_for_backup()
+        yield running
+    finally:
+        down(running)
+
+
+def utc(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_a_table_dropped_by_mistake_comes_back_to_the_second_before_and_later_writes_do_not(site):
+    site.write("before the ledger")
+    site.sql("CREATE TABLE ledger AS SELECT n FROM generate_series(1, 500) AS n")
+    time.sleep(8)
+    dropped_at = time.time()
+    site.sql("DROP TABLE ledger")
+    later = [f"after the drop {n}" for n in range(3)]
+    for title in later:
+        site.write(title)
+    started = time.monotonic()
+    restored = site.inv("restore", "--to", utc(dropped_at - 5), "--yes")
+    took = time.monotonic() - started
+    print(f"restore to {utc(dropped_at - 5)} (5 s before the drop): {took:.0f} s")
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
+    assert site.sql("SELECT count(*) FROM ledger") == "500"
+    titles = site.titles()
+    assert "before the ledger" in titles
+    assert not titles & set(later), "no write after the drop survives"
+    assert get(site.stack.url + "/healthz").status_code == 200
+
+
+def test_a_lost_database_volume_comes_back_with_every_write_older_than_a_minute(site):
+    writes = Traffic([site.stack.url], writer=site.writer)
+    writes.start()
+    time.sleep(75)
+    lost_at = time.time()
+    # The host's disk loses the database: its container killed, its volume gone.
+    for service in ("db", "backup"):
+        subprocess.run(["docker", "rm", "--force", site.stack.container(service)], check=True, capture_output=True)
+    subprocess.run(["docker", "volume", "rm", f"{site.stack.project}_db-data"], check=True, capture_output=True)
+    writes.stop()
+    started = time.monotonic()
+    restored = site.inv("restore", "--latest", "--yes")
+    took = time.monotonic() - started
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
+    titles = site.titles()
+    acknowledged = list(zip(writes.written, writes.written_at, strict=True))
+    lost = [at for title, at in acknowledged if title not in titles]
+    print(
+        f"volume lost after {len(acknowledged)} acknowledged writes: {len(lost)} lost, "
+        f"the oldest {lost_at - min(lost) if lost else 0:.0f} s before the loss (RPO); restored in {took:.0f} s (RTO)"
+    )
+    assert len(acknowledged) > 100
+    assert all(at > lost_at - 60 for at in lost), "every write acknowledged over 60 s before the loss is back"
+    assert get(site.stack.url + "/healthz").status_code == 200
+
+
+def test_the_bucket_holds_nothing_readable_without_the_key(site):
+    listed = site.repository("repo-ls", "--recurse", "--output=text").stdout.decode().split()
+    wal = [path for path in listed if path.startswith("archive/main/") and path.endswith(".zst")]
+    data = [path for path in listed if path.startswith("backup/main/2") and "/pg_data/base/" in path]
+    assert wal, listed[:20]
+    assert data, listed[:20]
+    for path in (wal[-1], data[0], "backup/main/backup.info"):
+        raw = site.repository("repo-get", "--raw", path)
+        assert raw.returncode == 0, raw.stderr
+        assert raw.stdout.startswith(b"Salted__"), f"{path} is not encrypted"
+        # No PostgreSQL page header, dump, zstd frame or SQL in it.
+        for plain in (b"PGDMP", b"\x28\xb5\x2f\xfd", b"CREATE TABLE", b"core_todo", b"[backup:current]"):
+            assert plain not in raw.stdout, f"{path} holds {plain!r}"
+    wrong_key = site.stack.compose_project.call(
+        "run", "--rm", "--no-deps", "-T", "-e", "PGBACKREST_REPO1_CIPHER_PASS=not-the-key", "backup",
+        "pgbackrest", "info", capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "unable to load info file" in wrong_key.stdout + wrong_key.stderr, wrong_key.stdout
+
+
+def test_a_stalled_archiver_is_reported_stale_while_the_app_stays_healthy(site, world):
+    store, _ = world
+    assert get(site.stack.url + "/status/backups").json() == {"status": "ok"}
+    store.compose("stop", "seaweedfs")
+    try:
+        site.write("while the bucket is away")
+        site.sql("SELECT pg_switch_wal()")
+        stopped = time.monotonic()
+        while get(site.stack.url + "/status/backups").status_code != 503:
+            assert time.monotonic() - stopped < WAL_STALE_AFTER + 60, "never reported stale"
+            time.sleep(2)
+        print(f"reported stale {time.monotonic() - stopped:.0f} s after the archiver stalled")
+        assert get(site.stack.url + "/status/backups").json() == {"status": "backup stale"}
+        assert get(site.stack.url + "/healthz").status_code == 200
+        health = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Health.Status}}", site.stack.container("app")],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert health.stdout.strip() == "healthy"
+    finally:
+        store.compose("start", "seaweedfs")
+    started = time.monotonic()
+    while get(site.stack.url + "/status/backups").status_code != 200:
+        assert time.monotonic() - started < 180, "the archiver did not catch up"
+        time.sleep(3)
+
+
+def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(site, world, stack_tmp):
+    _, settings = world
+    titles = site.titles()
+    site.sql("SELECT txid_current()")
+    # The host is gone: every container, volume and image of the site.
+    down(site)
+    new = new_site(stack_tmp, settings)
+    try:
+        started = time.monotonic()
+        restored = new.inv("restore", "--latest", "--yes")
+        took = time.monotonic() - started
+        assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
+        print(f"a new host restored from the bucket in {took:.0f} s")
+        assert new.titles() == titles
+        assert get(new.stack.url + "/healthz").status_code == 200
+        drill = new.inv("backup", "--verify")
+        assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-3000:]
+        assert "Restore drill passed" in drill.stdout
+
+        # One file of the latest backup lost from the bucket: the drill names it.
+        listed = new.repository("repo-ls", "--recurse", "--output=text").stdout.decode().split()
+        victim = next(path for path in listed if path.startswith("backup/main/2") and path.endswith("PG_VERSION.zst"))
+        world[0].weed(f"fs.rm /buckets/backups/pgbackrest/{victim}")
+        broken = new.inv("backup", "--verify")
+        output = broken.stdout + broken.stderr
+        assert broken.returncode != 0
+        named = [line for line in output.splitlines() if "Restore drill failed" in line]
+        assert named, output[-3000:]
+        assert victim.removeprefix("backup/main/") in named[0]
+    finally:
+        down(new)
