@@ -228,7 +228,7 @@ def test_a_lost_database_volume_comes_back_with_every_write_older_than_a_minute(
 def test_the_bucket_holds_nothing_readable_without_the_key(site):
     listed = site.repository("repo-ls", "--recurse", "--output=text").stdout.decode().split()
     wal = [path for path in listed if path.startswith("archive/main/") and path.endswith(".zst")]
-    data = [path for path in listed if path.startswith("backup/main/2") and "/pg_data/base/" in path]
+    data = [path for path in listed if path.startswith("backup/main/2") and path.endswith(".zst") and "/base/" in path]
     assert wal, listed[:20]
     assert data, listed[:20]
     for path in (wal[-1], data[0], "backup/main/backup.info"):

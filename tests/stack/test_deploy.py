@@ -105,7 +105,7 @@ def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_
     contents = [get(deployed, url).content for url in urls]
     assert [len(c) for c in contents] == [5003, 5003]
 
-    backup = deployed.inv("backup")
+    backup = deployed.inv("backup", "--dump")
     assert backup.returncode == 0, backup.stdout + backup.stderr
     folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:

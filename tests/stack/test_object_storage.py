@@ -181,7 +181,7 @@ def test_while_the_store_is_down_uploads_get_503_and_store_nothing_then_it_recov
 def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replaces_nothing(stack):
     assert add_todo(stack, "kept", files={"attachment": ("kept.png", PNG)}).status_code == 302
     url = attachment_url(stack, "kept.png")
-    backup = stack.inv("backup")
+    backup = stack.inv("backup", "--dump")
     assert backup.returncode == 0, backup.stdout[-3000:] + backup.stderr[-3000:]
     folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:

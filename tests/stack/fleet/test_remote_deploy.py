@@ -84,7 +84,7 @@ def test_backup_and_restore_over_ssh_bring_back_a_todo_and_its_attachment(remote
     url = add_todo(remote, "backed up over ssh")
     assert get(remote, url).content == ATTACHMENT
 
-    backup = remote.inv("backup")
+    backup = remote.inv("backup", "--dump")
     assert backup.returncode == 0, backup.stdout + backup.stderr
     folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:
