@@ -7,11 +7,13 @@ own checks against the restored copy."""
 import datetime as dt
 import json
 import shlex
+import tempfile
 import time
 
 from invoke import Exit
 
 from workspace.deployment import Deployment
+from workspace.dumps import MEDIA
 from workspace.releases import manage
 from workspace.shell import say
 
@@ -185,9 +187,25 @@ def restore(c, deployment: Deployment, to: str = "") -> None:
     )
     deployment.compose(c, "up --detach --wait db")
     wait_promoted(c, deployment)
+    if deployment.media_storage == "volume":
+        restore_uploads(deployment, target, env)
     deployment.compose(c, "up --detach --wait", env=env)
     moment = stamp(target) if target is not None else "the last second archived"
     say(f"Restored {deployment.name} to {moment} in {time.monotonic() - started:.0f} s: {deployment.url()}")
+
+
+def restore_uploads(deployment: Deployment, target: float | None, env: dict[str, str]) -> None:
+    """The media volume back to its newest snapshot at or before TARGET (or the newest), through
+    the archive `inv backup --dump` uses: replaced only once all of it was read."""
+    before = [str(int(target))] if target is not None else []
+    with tempfile.TemporaryFile() as archive:
+        try:
+            deployment.stream("run", "--rm", "--no-deps", "-T", "backup", "media-archive", *before, stdout=archive)
+        except Exit:
+            say("The uploads stay as they are: no snapshot of them to restore (the line above says why).")
+            return
+        archive.seek(0)
+        deployment.stream("run", "--rm", "--no-deps", "-T", "app", *MEDIA, "import", stdin=archive, env=env)
 
 
 def verify(c, deployment: Deployment) -> None:

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 
 from invoke import Exit
 
-from workspace.compose import SWARM_FILES, SWARM_S3_FILES, SWARM_STACK_FILES
+from workspace.compose import ROOT, SWARM_FILES, SWARM_S3_FILES, SWARM_STACK_FILES
 from workspace.deployment import Deployment
 from workspace.releases import release_name
-from workspace.settings import SECRETS
+from workspace.settings import SECRETS, interpolated
 from workspace.shell import say
 
 
@@ -38,12 +38,24 @@ def swarm_stack(model: dict) -> dict:
     return stack
 
 
+# The secret settings a swarm's files take as Docker secrets (NAME_SECRET): the backups' are not
+# among them, a swarm has no backup service yet.
+SWARM_READS = {
+    name.removesuffix("_SECRET")
+    for path in (*SWARM_FILES, *SWARM_S3_FILES)
+    for name in interpolated((ROOT / path).read_text())
+    if name.endswith("_SECRET")
+}
+
+
 def secret_names(deployment: Deployment) -> dict[str, str]:
     """For each secret setting the deployment needs (workspace/settings.py), the variable the swarm
     files name it by (SECRET_KEY_SECRET) and the Docker secret's name. A swarm secret cannot
     change: a new value gets a new name (a digest of all the values, which reveals nothing of them
     while the secret key is long and random), and the services roll over to it."""
-    needed = [setting.name for setting in SECRETS if setting.name in deployment.settings]
+    needed = [
+        setting.name for setting in SECRETS if setting.name in deployment.settings and setting.name in SWARM_READS
+    ]
     digest = hashlib.sha256("\0".join(deployment.settings[name] for name in needed).encode()).hexdigest()[:12]
     return {f"{name}_SECRET": f"{deployment.name}_{name.lower()}_{digest}" for name in needed}
 

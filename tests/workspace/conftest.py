@@ -39,6 +39,7 @@ GOOD = (
     "SECRET_KEY=a-long-random-key-of-this-site-only",
     "ALLOWED_HOSTS=example.com",
     "POSTGRES_PASSWORD=a-password-of-this-site",
+    "BACKUP_KEY=a-backup-key-of-this-site",
 )
 
 

@@ -25,7 +25,7 @@ def test_a_good_env_file_deploys_to_this_machine(deploy_env):
 
 def test_the_readmes_commented_domain_is_read_as_the_domain(deploy_env):
     env_file = deploy_env(
-        *GOOD[:-2], "ALLOWED_HOSTS=example.com", GOOD[-1], "DOMAIN=example.com   # also in ALLOWED_HOSTS"
+        GOOD[0], "ALLOWED_HOSTS=example.com", *GOOD[2:], "DOMAIN=example.com   # also in ALLOWED_HOSTS"
     )
     deployment = Deployment(env_file)
     assert deployment.domain == "example.com"
