@@ -61,7 +61,11 @@ def sql(c, deployment: Deployment, query: str) -> str | None:
 
 def repository(c, deployment: Deployment) -> dict:
     """pgBackRest's view of the repository (`pgbackrest info`), read in a container of its own, so
-    that it answers with the database and the backup service gone too."""
+    that it answers with the database and the backup service gone too (on a new host, its image
+    built first)."""
+    image = f"{deployment.settings.get('IMAGE_PREFIX') or 'django-compose-workspace'}-db:17"
+    if deployment.docker(c, f"image inspect {image}", hide=True, warn=True).failed:
+        deployment.compose(c, "build backup", hint="Read the build output above.")
     done = deployment.compose(
         c, "run --rm --no-deps -T backup pgbackrest info --output=json", hide=True, echo=False, check=False, pty=False
     )

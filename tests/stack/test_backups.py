@@ -6,6 +6,7 @@ key, a stalled archiver is reported stale while the app stays healthy, a new hos
 from the bucket and the key alone, and the restore drill names a damaged file."""
 
 import datetime as dt
+import re
 import secrets
 import subprocess
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from tests.stack.support import Stack, remove_images
 from tests.stack.traffic import Browser, Traffic, get
+from tests.support import first_group
 from workspace.compose import BACKUP_S3_FILES, DEPLOY_FILES, Project
 
 pytestmark = pytest.mark.stack
@@ -88,10 +90,17 @@ class Site:
     def titles(self) -> set[str]:
         return set(self.sql("SELECT title FROM core_todo").splitlines())
 
-    def write(self, title: str) -> None:
+    def write(self, title: str, files=None) -> None:
         token = self.writer.form_token(self.stack.url, "/")
-        answer = self.writer.send("POST", self.stack.url, "/", data={"title": title, "csrfmiddlewaretoken": token})
+        data = {"title": title, "csrfmiddlewaretoken": token}
+        answer = self.writer.send("POST", self.stack.url, "/", data=data, files=files)
         assert answer.status_code == 302, answer.status_code
+
+    def upload(self, name: str, content: bytes) -> str:
+        """A todo with CONTENT attached as NAME; its /media/ link."""
+        self.write(f"with {name}", files={"attachment": (name, content)})
+        page = get(self.stack.url + "/").text
+        return first_group(rf'href="(/media/attachments/[0-9a-f]{{32}}\.\w+)">{re.escape(name)}<', page)
 
     def repository(self, *args: str) -> subprocess.CompletedProcess:
         """`pgbackrest ARGS` in a one-off container of the backup service (stdout as bytes)."""
@@ -180,6 +189,9 @@ def utc(epoch: float) -> str:
 
 def test_a_table_dropped_by_mistake_comes_back_to_the_second_before_and_later_writes_do_not(site):
     site.write("before the ledger")
+    kept = site.upload("kept.txt", b"an upload the backup holds\n")
+    taken = site.inv("backup")
+    assert taken.returncode == 0, taken.stdout[-3000:] + taken.stderr[-3000:]
     site.sql("CREATE TABLE ledger AS SELECT n FROM generate_series(1, 500) AS n")
     time.sleep(8)
     dropped_at = time.time()
@@ -187,6 +199,7 @@ def test_a_table_dropped_by_mistake_comes_back_to_the_second_before_and_later_wr
     later = [f"after the drop {n}" for n in range(3)]
     for title in later:
         site.write(title)
+    gone = site.upload("gone.txt", b"an upload after the drop\n")
     started = time.monotonic()
     restored = site.inv("restore", "--to", utc(dropped_at - 5), "--yes")
     took = time.monotonic() - started
@@ -197,6 +210,9 @@ def test_a_table_dropped_by_mistake_comes_back_to_the_second_before_and_later_wr
     assert "before the ledger" in titles
     assert not titles & set(later), "no write after the drop survives"
     assert get(site.stack.url + "/healthz").status_code == 200
+    # The uploads come back from their snapshot before the target: the later one is gone.
+    assert get(site.stack.url + kept).content == b"an upload the backup holds\n"
+    assert get(site.stack.url + gone).status_code == 404
 
 
 def test_a_lost_database_volume_comes_back_with_every_write_older_than_a_minute(site):
