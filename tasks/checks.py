@@ -41,4 +41,5 @@ def verify(c):
     inv verify -- -k deploy."""
     require_engine()
     with c.cd(ROOT):
-        run(c, f"{PYTHON} -m pytest {typed_words('tests/stack')}")
+        # The slowest tests listed at the end: the suite's time is a budget.
+        run(c, f"{PYTHON} -m pytest --durations=15 {typed_words('tests/stack')}")

@@ -294,7 +294,9 @@ def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(site, world, st
     site.sql("SELECT txid_current()")
     # The host is gone: every container, volume and image of the site.
     down(site)
-    new = new_site(stack_tmp, settings)
+    # The same settings (its .env.deploy), on a host of its own: nothing but the bucket's content.
+    same = {name: site.stack.env[name] for name in ("SECRET_KEY", "POSTGRES_PASSWORD")}
+    new = new_site(stack_tmp, {**settings, **same})
     try:
         started = time.monotonic()
         restored = new.inv("restore", "--latest", "--yes")
