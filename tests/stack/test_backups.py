@@ -6,6 +6,7 @@ key, a stalled archiver is reported stale while the app stays healthy, a new hos
 from the bucket and the key alone, and the restore drill names a damaged file."""
 
 import datetime as dt
+import json
 import re
 import secrets
 import subprocess
@@ -107,6 +108,11 @@ class Site:
         return self.stack.compose_project.call(
             "run", "--rm", "--no-deps", "-T", "backup", "pgbackrest", *args, capture_output=True, timeout=300
         )
+
+    def archive_bytes(self) -> int:
+        """The bytes of WAL the repository holds."""
+        listed = self.repository("repo-ls", "--recurse", "--output=json", "archive")
+        return sum(entry.get("size", 0) for entry in json.loads(listed.stdout).values())
 
     def wait_for_backup(self, timeout=180) -> str:
         deadline = time.monotonic() + timeout
@@ -216,6 +222,7 @@ def test_a_table_dropped_by_mistake_comes_back_to_the_second_before_and_later_wr
 
 
 def test_a_lost_database_volume_comes_back_with_every_write_older_than_a_minute(site):
+    archived = site.archive_bytes()
     writes = Traffic([site.stack.url], writer=site.writer)
     writes.start()
     time.sleep(75)
@@ -236,6 +243,9 @@ def test_a_lost_database_volume_comes_back_with_every_write_older_than_a_minute(
         f"volume lost after {len(acknowledged)} acknowledged writes: {len(lost)} lost, "
         f"the oldest {lost_at - min(lost) if lost else 0:.0f} s before the loss (RPO); restored in {took:.0f} s (RTO)"
     )
+    grown = site.archive_bytes() - archived
+    print(f"the archive grew {grown / 1e6:.1f} MB in 75 s of {len(acknowledged) / 75:.0f} writes/s: "
+          f"{grown / 1e6 * 86400 / 75 / 1000:.1f} GB a day at that rate")  # fmt: skip
     assert len(acknowledged) > 100
     assert all(at > lost_at - 60 for at in lost), "every write acknowledged over 60 s before the loss is back"
     assert get(site.stack.url + "/healthz").status_code == 200
