@@ -71,4 +71,4 @@ def test_a_time_is_read_as_utc():
 def test_restore_wants_exactly_one_of_latest_to_and_a_folder(given):
     with pytest.raises(Exit) as refused:
         deploy.restore.body(None, **given)
-    assert "Say what to restore" in refused.value.message
+    assert "Say what to restore" in str(refused.value.message)
