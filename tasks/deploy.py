@@ -60,14 +60,14 @@ def releases(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
         **DEPLOY_HELP,
     },
 )
-def rollback(c, name="", swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
+def rollback(c, name=None, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Serve an older release again, switched without dropping a request; its schema back too
     when every newer migration can be reversed (else it says which snapshot to restore)."""
     deployment = deployment_of(env_file, host, override)
     if swarm:
-        swarm_releases.rollback_swarm(c, deployment, name)
+        swarm_releases.rollback_swarm(c, deployment, name or "")
     else:
-        release.rollback(c, deployment, name)
+        release.rollback(c, deployment, name or "")
 
 
 @task(
@@ -107,7 +107,7 @@ def backups(c, host="", env_file=str(DEPLOY_ENV), override=""):
         **DEPLOY_HELP,
     },
 )
-def restore(c, path="", latest=False, to="", yes=False, host="", env_file=str(DEPLOY_ENV), override=""):
+def restore(c, path=None, latest=False, to="", yes=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Bring the deployed database back: to a second (--to), to the last one (--latest), or from
     a dump folder (PATH, with its uploads). The app stops meanwhile and starts again after."""
     if sum(map(bool, (path, latest, to))) != 1:

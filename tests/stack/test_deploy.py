@@ -69,7 +69,7 @@ def test_check_deploy_reports_no_issues(deployed):
 
 def test_every_container_is_locked_down(deployed):
     ids = deployed.compose("ps", "-q").stdout.split()
-    assert len(ids) == 4, "db, two app replicas and the proxy"
+    assert len(ids) == 5, "db, its backup service, two app replicas and the proxy"
     for info in json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, check=True).stdout):
         host, name = info["HostConfig"], info["Name"]
         assert host["ReadonlyRootfs"], name

@@ -2,11 +2,15 @@
 without an engine: the window, the freshness line, and bad input answered in one line before
 anything stops."""
 
+import subprocess
+import sys
+
 import pytest
 from invoke import Exit
 
 from tasks import deploy
 from workspace import backups
+from workspace.compose import ROOT
 
 HOUR = 3600
 NOW = 1_800_000_000
@@ -72,3 +76,19 @@ def test_restore_wants_exactly_one_of_latest_to_and_a_folder(given):
     with pytest.raises(Exit) as refused:
         deploy.restore.body(None, **given)
     assert "Say what to restore" in str(refused.value.message)
+
+
+def inv(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_folder_and_a_release_name_are_taken_as_the_positional_words_they_are(tmp_path):
+    """`inv restore FOLDER` and `inv rollback NAME`, as the docs write them, reach the tasks."""
+    restored = inv("restore", str(tmp_path / "no-such-folder"), "--yes")
+    assert "is not a backup: db.dump missing" in restored.stderr
+    rolled = inv("rollback", "3f2c9a1b7d4e", "--env-file", str(tmp_path / "missing.env"))
+    assert "No " in rolled.stderr
+    assert "missing.env" in rolled.stderr
+    assert "No idea what" not in restored.stderr + rolled.stderr
