@@ -197,14 +197,16 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     release = release_name()
     env = {"IMAGE_TAG": release}
     say(f"Release {release}")
-    deployment.compose(c, "build", files=swarm_files(deployment), env=env, hint="Read the build output above.")
+    # The stack's own images: the one host's files, less its backup service's.
+    built = (*SWARM_STACK_FILES, *deployment.https, *deployment.extra_files)
+    deployment.compose(c, "build", files=built, env=env, hint="Read the build output above.")
     registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
     tags = content_tags(c, deployment, release)
     if registry:
         # Every node pulls the images from there; only app and proxy are built here.
         unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
         pushed = "app proxy" + (" front" if deployment.domain else "")
-        deployment.compose(c, f"push {pushed}", env={**env, **tags}, hint=unreachable)
+        deployment.compose(c, f"push {pushed}", files=built, env={**env, **tags}, hint=unreachable)
     migrate = "release_migrate" + (" --allow-unsafe-migrations" if allow_unsafe else "")
     lock = {"MIGRATION_LOCK_TIMEOUT": deployment.settings.get("MIGRATION_LOCK_TIMEOUT") or "5"}
     first = not serving(c, deployment)

@@ -104,3 +104,7 @@ def test_a_swarm_release_migrates_with_its_image_before_the_update_then_checks_a
     assert "django-compose-workspace-app:old" not in ran[migrate]
     assert not any(" push " in command for command in ran), "no registry named: nothing is pushed"
     assert "compose/compose.swarm.yaml" in next(command for command in ran if "config --format json" in command)
+    # The build needs none of the secrets' names, and no image of a one-host backup service.
+    build = next(command for command in ran if command.endswith(" build"))
+    assert "compose.swarm.yaml" not in build
+    assert "compose.backup.yaml" not in build
