@@ -53,21 +53,20 @@ def releases(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
 
 
 @task(
-    positional=["name"],
     help={
-        "name": "the release to go back to (default: the one before the serving one)",
+        "to": "the release to go back to, by name (default: the one before the serving one)",
         "swarm": "on the swarm's stack",
         **DEPLOY_HELP,
     },
 )
-def rollback(c, name=None, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
+def rollback(c, to="", swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Serve an older release again, switched without dropping a request; its schema back too
     when every newer migration can be reversed (else it says which snapshot to restore)."""
     deployment = deployment_of(env_file, host, override)
     if swarm:
-        swarm_releases.rollback_swarm(c, deployment, name or "")
+        swarm_releases.rollback_swarm(c, deployment, to)
     else:
-        release.rollback(c, deployment, name or "")
+        release.rollback(c, deployment, to)
 
 
 @task(
@@ -98,31 +97,30 @@ def backups(c, host="", env_file=str(DEPLOY_ENV), override=""):
 
 
 @task(
-    positional=["path"],
     help={
-        "path": "a folder made by inv backup --dump, or by a release before its migrations",
+        "dump": "a folder made by inv backup --dump, or by a release before its migrations",
         "latest": "the database back to the last second archived",
         "to": 'the database back to this moment: "YYYY-MM-DD HH:MM:SS", in UTC',
         "yes": "do not ask first",
         **DEPLOY_HELP,
     },
 )
-def restore(c, path=None, latest=False, to="", yes=False, host="", env_file=str(DEPLOY_ENV), override=""):
+def restore(c, dump="", latest=False, to="", yes=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Bring the deployed database back: to a second (--to), to the last one (--latest), or from
-    a dump folder (PATH, with its uploads). The app stops meanwhile and starts again after."""
-    if sum(map(bool, (path, latest, to))) != 1:
-        raise Exit('Say what to restore: --latest, --to "YYYY-MM-DD HH:MM:SS" (UTC), or a dump folder.', 1)
-    if path:
-        dumps.check_backup(Path(path))
+    a dump folder (--dump, with its uploads). The app stops meanwhile and starts again after."""
+    if sum(map(bool, (dump, latest, to))) != 1:
+        raise Exit('Say what to restore: --latest, --to "YYYY-MM-DD HH:MM:SS" (UTC), or --dump FOLDER.', 1)
+    if dump:
+        dumps.check_backup(Path(dump))
     if to:
         continuous.parse_time(to)
     deployment = deployment_of(env_file, host, override)
     if not yes:
         question = (
-            f"Replace the database{' and media files' if path else ''} of {deployment.name} on {deployment.where}?"
+            f"Replace the database{' and media files' if dump else ''} of {deployment.name} on {deployment.where}?"
         )
         confirm(question, "Nothing restored. Add --yes to restore without asking.")
-    if path:
-        dumps.restore(c, deployment, Path(path))
+    if dump:
+        dumps.restore(c, deployment, Path(dump))
     else:
         continuous.restore(c, deployment, to)

@@ -266,7 +266,7 @@ def rollback(c, deployment: Deployment, target: str = "") -> None:
     reversed_ = manage(c, deployment, current, f"release_rollback {state}", check=False, pty=False)
     if reversed_.failed:
         left = known[names.index(current)]
-        restore = f"inv restore {left['snapshot']}" if left.get("snapshot") else "no snapshot was taken"
+        restore = f"inv restore --dump {left['snapshot']} --yes" if left.get("snapshot") else "no snapshot was taken"
         say(f"The schema keeps {current}'s migrations; the database as it was before them: {restore}")
     say(f"Release {target} serves on {deployment.where}: {deployment.url()}")
 

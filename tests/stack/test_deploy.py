@@ -116,11 +116,11 @@ def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_
         assert "Restored todo" not in get(deployed, "/").text
         assert get(deployed, urls[0]).status_code == 404
 
-        refused = deployed.inv("restore", str(folder))
+        refused = deployed.inv("restore", "--dump", str(folder))
         assert refused.returncode == 1
         assert "Add --yes" in refused.stderr
 
-        restore = deployed.inv("restore", str(folder), "--yes")
+        restore = deployed.inv("restore", "--dump", str(folder), "--yes")
         assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
         page = get(deployed, "/").text
         assert "Restored todo 0" in page

@@ -196,7 +196,7 @@ def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replace
         archive = (folder / "media.tar").read_bytes()
         (broken / "media.tar").write_bytes(archive[: len(archive) // 2])
         try:
-            failed = stack.inv("restore", str(broken), "--yes")
+            failed = stack.inv("restore", "--dump", str(broken), "--yes")
         finally:
             shutil.rmtree(broken)
         assert failed.returncode == 1, failed.stderr[-2000:]
@@ -204,7 +204,7 @@ def test_backup_then_restore_brings_the_bucket_back_and_a_broken_archive_replace
         assert stack.get(url).status_code == 404, "nothing was replaced"
         assert len(objects(stack)) == len(kept), "nothing was replaced"
 
-        restore = stack.inv("restore", str(folder), "--yes")
+        restore = stack.inv("restore", "--dump", str(folder), "--yes")
         assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
         assert objects(stack) == kept
         assert stack.get(url).content == PNG

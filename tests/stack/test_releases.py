@@ -244,10 +244,10 @@ def test_rollback_over_an_irreversible_migration_keeps_it_and_names_the_snapshot
     report("rollback over an irreversible migration", result, clients, took)
     assert result.returncode == 0, result.stdout[-5000:]
     assert failures(clients) == []
-    restore = re.search(r"inv restore (backups/before-\S+)", result.stdout)
+    restore = re.search(r"inv restore --dump (backups/before-\S+)", result.stdout)
     assert restore, result.stdout[-3000:]
     assert site.sql("SELECT count(*) FROM core_todo WHERE title = 'irreversible'") == "1", "kept"
-    restored = site.inv("restore", restore.group(1), "--yes")
+    restored = site.inv("restore", "--dump", restore.group(1), "--yes")
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert site.sql("SELECT count(*) FROM core_todo WHERE title = 'irreversible'") == "0"
     assert site.sql("SELECT to_regclass('core_note')") == "", "the database as it was before the release"

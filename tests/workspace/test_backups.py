@@ -71,7 +71,7 @@ def test_a_time_is_read_as_utc():
     assert backups.parse_time("2027-01-15 08:00:00 UTC") == NOW
 
 
-@pytest.mark.parametrize("given", [{}, {"latest": True, "to": "2027-01-15 08:00:00"}, {"path": "x", "latest": True}])
+@pytest.mark.parametrize("given", [{}, {"latest": True, "to": "2027-01-15 08:00:00"}, {"dump": "x", "latest": True}])
 def test_restore_wants_exactly_one_of_latest_to_and_a_folder(given):
     with pytest.raises(Exit) as refused:
         deploy.restore.body(None, **given)
@@ -84,11 +84,11 @@ def inv(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_folder_and_a_release_name_are_taken_as_the_positional_words_they_are(tmp_path):
-    """`inv restore FOLDER` and `inv rollback NAME`, as the docs write them, reach the tasks."""
-    restored = inv("restore", str(tmp_path / "no-such-folder"), "--yes")
+def test_a_folder_and_a_release_name_reach_the_tasks(tmp_path):
+    """`inv restore --dump FOLDER` and `inv rollback --to NAME`, as the docs write them, reach the tasks."""
+    restored = inv("restore", "--dump", str(tmp_path / "no-such-folder"), "--yes")
     assert "is not a backup: db.dump missing" in restored.stderr
-    rolled = inv("rollback", "3f2c9a1b7d4e", "--env-file", str(tmp_path / "missing.env"))
+    rolled = inv("rollback", "--to", "3f2c9a1b7d4e", "--env-file", str(tmp_path / "missing.env"))
     assert "No " in rolled.stderr
     assert "missing.env" in rolled.stderr
     assert "No idea what" not in restored.stderr + rolled.stderr

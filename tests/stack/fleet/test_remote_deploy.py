@@ -92,7 +92,7 @@ def test_backup_and_restore_over_ssh_bring_back_a_todo_and_its_attachment(remote
         assert "backed up over ssh" not in get(remote, "/").text
         assert get(remote, url).status_code == 404
 
-        restore = remote.inv("restore", str(folder), "--yes")
+        restore = remote.inv("restore", "--dump", str(folder), "--yes")
         logs = "" if restore.returncode == 0 else remote.compose("logs", "--tail", "30", "app").stdout
         assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:] + logs
         assert "backed up over ssh" in get(remote, "/").text
