@@ -38,7 +38,7 @@ PROXIES = sorted({service for _, _, servers in CASES for _, service in servers})
 # Full and quick mode: wrk's connections and threads, warm-up and measured seconds per case.
 MODES = {
     "full": {"connections": 32, "threads": 2, "warmup": 5, "duration": 20},
-    "quick": {"connections": 8, "threads": 2, "warmup": 1, "duration": 3},
+    "quick": {"connections": 8, "threads": 2, "warmup": 1, "duration": 1},
 }
 
 

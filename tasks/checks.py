@@ -38,8 +38,10 @@ def verify(c):
 
     The stack, its faults, deploys, the swarm on throwaway Docker hosts, the dev container: it
     builds images, starts and removes stacks of its own. Words after -- go to pytest:
-    inv verify -- -k deploy."""
+    inv verify -- -k deploy; one test at a time: inv verify -- -n 0."""
     require_engine()
     with c.cd(ROOT):
-        # The slowest tests listed at the end: the suite's time is a budget.
-        run(c, f"{PYTHON} -m pytest --durations=15 {typed_words('tests/stack')}")
+        # Two test modules at a time (pytest-xdist): most of the time goes to waiting on
+        # containers. The slowest tests listed at the end: the suite's time is a budget.
+        parallel = "--numprocesses 2 --dist loadgroup"
+        run(c, f"{PYTHON} -m pytest {parallel} --durations=15 {typed_words('tests/stack')}")

@@ -1,14 +1,22 @@
 """Helpers for every test of the repository: the Django tests' and the stack's."""
 
+import os
 import re
 import socket
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now. In a parallel run (pytest-xdist), each worker
+    takes ports of its own (port modulo the workers' count), so that two never pick the same
+    one between choosing it and a stack's publishing it."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port % workers == worker:
+            return port
 
 
 def first_group(pattern: str, text: str) -> str:

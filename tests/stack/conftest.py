@@ -21,13 +21,19 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if item.get_closest_marker("stack"):
                 item.add_marker(skip)
+    # In a parallel run (inv verify: pytest-xdist, --dist loadgroup), a test module runs whole on
+    # one worker, its stack set up once; the fleet's modules share one worker and one fleet.
+    for item in items:
+        group = "fleet" if item.path.parent.name == "fleet" else item.path.stem
+        item.add_marker(pytest.mark.xdist_group(group))
     # The check that the suite left this machine's engine as it was (test_host_engine.py) runs
-    # after everything else, and its bystander stack is up from the first test on: only when
-    # that check is among the tests selected.
+    # after everything else, and its bystander stack is up from the first test on (of each
+    # worker): only when that check is among the tests selected.
     checks = [item for item in items if item.path.name == "test_host_engine.py"]
     if checks and len(checks) < len(items):
         items[:] = [item for item in items if item not in checks] + checks
-        items[0].fixturenames.insert(0, "bystander")
+        for item in items:
+            item.fixturenames.insert(0, "bystander")
 
 
 @pytest.fixture(scope="session")
