@@ -6,7 +6,7 @@ from pathlib import Path
 from invoke import Exit, task
 
 from workspace import backups as continuous
-from workspace import dumps
+from workspace import dumps, swarm_backups
 from workspace import releases as release
 from workspace import swarm as swarm_releases
 from workspace.deployment import DEPLOY_ENV, Deployment
@@ -73,27 +73,30 @@ def rollback(c, to="", swarm=False, host="", env_file=str(DEPLOY_ENV), override=
     help={
         "verify": "the restore drill: restore the latest backup into a throwaway database and check it",
         "dump": "a portable copy instead: pg_dump and the uploads, into a folder of backups/ here",
+        "swarm": "of the swarm's stack",
         **DEPLOY_HELP,
     }
 )
-def backup(c, verify=False, dump=False, host="", env_file=str(DEPLOY_ENV), override=""):
+def backup(c, verify=False, dump=False, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Take a base backup of the deployed database now (they also run on their own, daily).
 
     --verify restores the latest into a throwaway database and checks it (row counts, Django's
     checks); --dump writes a pg_dump and the uploads into backups/ on this machine."""
     deployment = deployment_of(env_file, host, override)
+    if dump and swarm:
+        raise Exit("--dump copies a one-host deployment: a swarm's backups are continuous (inv backups --swarm).", 1)
     if dump:
         dumps.backup(deployment)
     elif verify:
-        continuous.verify(c, deployment)
+        (swarm_backups if swarm else continuous).verify(c, deployment)
     else:
-        continuous.base_backup(c, deployment)
+        (swarm_backups if swarm else continuous).base_backup(c, deployment)
 
 
-@task(help=DEPLOY_HELP)
-def backups(c, host="", env_file=str(DEPLOY_ENV), override=""):
+@task(help={"swarm": "of the swarm's stack", **DEPLOY_HELP})
+def backups(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """List the deployment's base backups, the window you can restore to, and how fresh they are."""
-    continuous.listing(c, deployment_of(env_file, host, override))
+    (swarm_backups if swarm else continuous).listing(c, deployment_of(env_file, host, override))
 
 
 @task(
@@ -102,14 +105,17 @@ def backups(c, host="", env_file=str(DEPLOY_ENV), override=""):
         "latest": "the database back to the last second archived",
         "to": 'the database back to this moment: "YYYY-MM-DD HH:MM:SS", in UTC',
         "yes": "do not ask first",
+        "swarm": "the swarm's stack (--latest or --to)",
         **DEPLOY_HELP,
     },
 )
-def restore(c, dump="", latest=False, to="", yes=False, host="", env_file=str(DEPLOY_ENV), override=""):
+def restore(c, dump="", latest=False, to="", yes=False, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Bring the deployed database back: to a second (--to), to the last one (--latest), or from
     a dump folder (--dump, with its uploads). The app stops meanwhile and starts again after."""
     if sum(map(bool, (dump, latest, to))) != 1:
         raise Exit('Say what to restore: --latest, --to "YYYY-MM-DD HH:MM:SS" (UTC), or --dump FOLDER.', 1)
+    if dump and swarm:
+        raise Exit("--dump restores a one-host deployment: on a swarm, --latest or --to.", 1)
     if dump:
         dumps.check_backup(Path(dump))
     if to:
@@ -123,4 +129,4 @@ def restore(c, dump="", latest=False, to="", yes=False, host="", env_file=str(DE
     if dump:
         dumps.restore(c, deployment, Path(dump))
     else:
-        continuous.restore(c, deployment, to)
+        (swarm_backups if swarm else continuous).restore(c, deployment, to)

@@ -2,21 +2,25 @@
 
 import os
 import re
+import secrets
 import socket
 
 
 def free_port() -> int:
     """A loopback port nothing listens on now. In a parallel run (pytest-xdist), each worker
     takes ports of its own (port modulo the workers' count), so that two never pick the same
-    one between choosing it and a stack's publishing it."""
+    one between choosing it and a stack's publishing it. Drawn here, not by bind(0): Linux gives
+    bind(0) odd ports only."""
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     while True:
+        port = (20_000 // workers + secrets.randbelow(40_000 // workers)) * workers + worker
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port % workers == worker:
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 def first_group(pattern: str, text: str) -> str:

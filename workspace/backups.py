@@ -76,10 +76,15 @@ def repository(c, deployment: Deployment) -> dict:
 
 
 def archiver(c, deployment: Deployment) -> dict | None:
-    found = sql(c, deployment, ARCHIVER)
-    if not found:
+    return parse_archiver(sql(c, deployment, ARCHIVER))
+
+
+def parse_archiver(found: str | None) -> dict | None:
+    """The ARCHIVER query's answer; None when the database did not answer."""
+    fields = (found or "").split("|")
+    if len(fields) != len(("archived", "wal", "failed", "failed_wal")):
         return None
-    archived, wal, failed, failed_wal = found.split("|")
+    archived, wal, failed, failed_wal = fields
     return {"archived": int(archived), "wal": wal, "failed": int(failed), "failed_wal": failed_wal}
 
 
@@ -128,20 +133,8 @@ def base_backup(c, deployment: Deployment) -> None:
 
 
 def archived_now(c, deployment: Deployment) -> None:
-    """Everything the live database has written, archived: a transaction of its own (so that a
-    restore to any second until now has a commit after it to stop at), then a WAL switch, then a
-    wait for the archiver."""
-    segment = sql(c, deployment, "SELECT txid_current(); SELECT pg_walfile_name(pg_switch_wal())")
-    if segment is None:
-        return
-    segment = segment.splitlines()[-1]
-    deadline = time.monotonic() + 120
-    while (archiver(c, deployment) or {"wal": ""})["wal"][:24] < segment:
-        if time.monotonic() > deadline:
-            raise Exit(
-                f"WAL segment {segment} was not archived within 120 s: `inv backups` says why. Nothing restored.", 1
-            )
-        time.sleep(1)
+    """Everything the live database has written, archived (services/db/bin/archive-now)."""
+    deployment.compose(c, "run --rm --no-deps -T backup archive-now", hint="Nothing restored: `inv backups` says why.")
 
 
 def wait_promoted(c, deployment: Deployment, timeout: float = 900) -> None:
@@ -159,16 +152,33 @@ def wait_promoted(c, deployment: Deployment, timeout: float = 900) -> None:
         time.sleep(1)
 
 
-def restore(c, deployment: Deployment, to: str = "") -> None:
-    """The database back to TO ("YYYY-MM-DD HH:MM:SS", UTC) or to the last second archived, the
-    app stopped meanwhile; the serving release serves again after."""
+def restore_target(deployment: Deployment, info: dict, live: dict | None, to: str) -> float | None:
+    """The second --to names (None: the latest), checked against the window before anything stops."""
     target = parse_time(to) if to else None
-    info = repository(c, deployment)
-    span = window(info, archiver(c, deployment))
+    span = window(info, live)
     if span is None:
         raise Exit(f"No base backup of {deployment.name} to restore from: `inv backups` lists them.", 1)
     if target is not None and not span[0] <= target <= time.time():
         raise Exit(f'--to "{to}" is outside the window the backups restore to: {stamp(span[0])} to now.', 1)
+    return target
+
+
+HALF_RESTORED = "The database is stopped and may be half-restored: run the same `inv restore` again."
+
+
+def restore_command(target: float | None) -> str:
+    """pgBackRest's delta restore, to TARGET or to the end of the archive."""
+    options = "--delta --log-level-console=warn"
+    if target is not None:
+        moment = shlex.quote(stamp(target).removesuffix(" UTC") + "+00")
+        options += f" --type=time --target={moment} --target-action=promote"
+    return f"pgbackrest restore {options}"
+
+
+def restore(c, deployment: Deployment, to: str = "") -> None:
+    """The database back to TO ("YYYY-MM-DD HH:MM:SS", UTC) or to the last second archived, the
+    app stopped meanwhile; the serving release serves again after."""
+    target = restore_target(deployment, repository(c, deployment), archiver(c, deployment), to)
     env = {"IMAGE_TAG": deployment.serving(c) or "latest"}
     started = time.monotonic()
     # Nothing writes while the database goes back.
@@ -179,16 +189,7 @@ def restore(c, deployment: Deployment, to: str = "") -> None:
         deployment.compose(c, "up --detach --wait", env=env)
         raise
     deployment.compose(c, "stop db")
-    options = "--delta"
-    if target is not None:
-        options += (
-            f" --type=time --target={shlex.quote(stamp(target).removesuffix(' UTC') + '+00')} --target-action=promote"
-        )
-    deployment.compose(
-        c,
-        f"run --rm --no-deps -T db pgbackrest restore {options} --log-level-console=warn",
-        hint="The database is stopped and may be half-restored: run the same `inv restore` again.",
-    )
+    deployment.compose(c, f"run --rm --no-deps -T db {restore_command(target)}", hint=HALF_RESTORED)
     deployment.compose(c, "up --detach --wait db")
     wait_promoted(c, deployment)
     if deployment.media_storage == "volume":

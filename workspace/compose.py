@@ -31,14 +31,15 @@ ENV_EXAMPLE = ROOT / ".env.example"
 # The stacks, as compose files from the repository root: production-like, development, deployment.
 BASE_FILES = ("compose/compose.yaml",)
 DEV_FILES = (*BASE_FILES, "compose/compose.dev.yaml")
-# A deployment on one host: locked down, with continuous backups (docs/backups.md), in a bucket
-# with BACKUP_S3_FILES (BACKUP_S3_BUCKET). A swarm's stack has no backup service yet.
-SWARM_STACK_FILES = (*BASE_FILES, "compose/compose.deploy.yaml")
-DEPLOY_FILES = (*SWARM_STACK_FILES, "compose/compose.backup.yaml")
+# A deployment: locked down, with continuous backups (docs/backups.md), in a bucket with
+# BACKUP_S3_FILES (BACKUP_S3_BUCKET).
+DEPLOY_FILES = (*BASE_FILES, "compose/compose.deploy.yaml", "compose/compose.backup.yaml")
 BACKUP_S3_FILES = ("compose/compose.backup-s3.yaml",)
-# Layered on a deployment: the swarm's secrets (and the bucket's keys as secrets, MEDIA_STORAGE=s3).
+# Layered on a deployment on a swarm: its secrets, and the buckets' keys as secrets too (the
+# uploads', MEDIA_STORAGE=s3; the backups', BACKUP_S3_BUCKET).
 SWARM_FILES = ("compose/compose.swarm.yaml",)
 SWARM_S3_FILES = ("compose/compose.swarm-s3.yaml",)
+SWARM_BACKUP_S3_FILES = ("compose/compose.swarm-backup-s3.yaml",)
 # With DOMAIN set: the TLS front (Caddy), HTTPS by ACME.
 HTTPS_FILES = ("compose/compose.https.yaml",)
 # An S3-compatible store (SeaweedFS) beside a stack: for the bucket's tests and the bench.

@@ -8,15 +8,23 @@ import json
 import shlex
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from invoke import Exit
 
-from workspace.compose import ROOT, SWARM_FILES, SWARM_S3_FILES, SWARM_STACK_FILES
+from workspace.compose import (
+    BACKUP_S3_FILES,
+    DEPLOY_FILES,
+    ROOT,
+    SWARM_BACKUP_S3_FILES,
+    SWARM_FILES,
+    SWARM_S3_FILES,
+)
 from workspace.deployment import Deployment
 from workspace.releases import release_name
 from workspace.settings import SECRETS, interpolated
-from workspace.shell import say
+from workspace.shell import run, say
 
 
 def swarm_stack(model: dict) -> dict:
@@ -38,26 +46,26 @@ def swarm_stack(model: dict) -> dict:
     return stack
 
 
-# The secret settings a swarm's files take as Docker secrets (NAME_SECRET): the backups' are not
-# among them, a swarm has no backup service yet.
+# The secret settings a swarm's files take as Docker secrets (NAME_SECRET_NAME names each).
+SECRET_NAME = "_SECRET_NAME"  # noqa: S105 (a suffix of names)
 SWARM_READS = {
-    name.removesuffix("_SECRET")
-    for path in (*SWARM_FILES, *SWARM_S3_FILES)
+    name.removesuffix(SECRET_NAME)
+    for path in (*SWARM_FILES, *SWARM_S3_FILES, *SWARM_BACKUP_S3_FILES)
     for name in interpolated((ROOT / path).read_text())
-    if name.endswith("_SECRET")
+    if name.endswith(SECRET_NAME)
 }
 
 
 def secret_names(deployment: Deployment) -> dict[str, str]:
     """For each secret setting the deployment needs (workspace/settings.py), the variable the swarm
-    files name it by (SECRET_KEY_SECRET) and the Docker secret's name. A swarm secret cannot
+    files name it by (SECRET_KEY_SECRET_NAME) and the Docker secret's name. A swarm secret cannot
     change: a new value gets a new name (a digest of all the values, which reveals nothing of them
     while the secret key is long and random), and the services roll over to it."""
     needed = [
         setting.name for setting in SECRETS if setting.name in deployment.settings and setting.name in SWARM_READS
     ]
     digest = hashlib.sha256("\0".join(deployment.settings[name] for name in needed).encode()).hexdigest()[:12]
-    return {f"{name}_SECRET": f"{deployment.name}_{name.lower()}_{digest}" for name in needed}
+    return {f"{name}{SECRET_NAME}": f"{deployment.name}_{name.lower()}_{digest}" for name in needed}
 
 
 def create_secrets(c, deployment: Deployment) -> dict[str, str]:
@@ -67,7 +75,7 @@ def create_secrets(c, deployment: Deployment) -> dict[str, str]:
     for variable, name in names.items():
         if deployment.docker(c, f"secret inspect {name}", hide=True, warn=True).failed:
             label = f"com.docker.stack.namespace={deployment.name}"
-            value = io.StringIO(deployment.settings[variable.removesuffix("_SECRET")])
+            value = io.StringIO(deployment.settings[variable.removesuffix(SECRET_NAME)])
             deployment.docker(c, f"secret create --label {label} {name} -", in_stream=value, pty=False)
     return names
 
@@ -80,6 +88,24 @@ def registry_of(image_prefix: str) -> str:
     return first if slash and ("." in first or ":" in first or first == "localhost") else ""
 
 
+def job_options(spec: dict, settings_file: str) -> list[str]:
+    """`docker service create` options that give a one-off job a service's networks, secrets,
+    volumes, user, placement and settings (SPEC: its task template; SETTINGS_FILE: its env)."""
+    container = spec["ContainerSpec"]
+    options = [f"--network {network['Target']}" for network in spec.get("Networks", [])]
+    options += [f"--secret source={s['SecretName']},target={s['File']['Name']}" for s in container.get("Secrets", [])]
+    for mount in container.get("Mounts", []):
+        volume = f"type={mount['Type']},target={mount['Target']}"
+        volume += f",source={mount['Source']}" if mount.get("Source") else ""
+        volume += ",readonly" if mount.get("ReadOnly") else ""
+        options.append(f"--mount {volume}")
+    if container.get("User"):
+        options.append(f"--user {container['User']}")
+    options += [f"--constraint {shlex.quote(c)}" for c in spec.get("Placement", {}).get("Constraints", [])]
+    options.append(f"--env-file {settings_file}")
+    return options
+
+
 def manage_job(spec: dict, job: str, stack: str, settings_file: str, *commands: str, image: str = "") -> str:
     """`docker service create` of a one-off job running manage.py COMMANDS with the app service's
     image (or IMAGE, a release's), networks, secrets and settings (SPEC: its task template,
@@ -88,11 +114,31 @@ def manage_job(spec: dict, job: str, stack: str, settings_file: str, *commands: 
     # The stack's label: `docker stack rm` (and the next deploy's --prune) removes a leftover job.
     options = [f"--name {job} --mode replicated-job --restart-condition none"]
     options.append(f"--label com.docker.stack.namespace={stack}")
-    options += [f"--network {network['Target']}" for network in spec["Networks"]]
-    options += [f"--secret source={s['SecretName']},target={s['File']['Name']}" for s in container.get("Secrets", [])]
-    options.append(f"--env-file {settings_file}")
+    options += job_options({**spec, "Placement": {}}, settings_file)
     script = shlex.quote(" && ".join(f"python manage.py {command}" for command in commands))
     return f"service create --detach=false {' '.join(options)} {image or container['Image']} sh -c {script}"
+
+
+def task_template(c, deployment: Deployment, service: str) -> dict:
+    template = "{{json .Spec.TaskTemplate}}"
+    inspected = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_{service}", hide=True)
+    return json.loads(inspected.stdout)
+
+
+def run_job(c, deployment: Deployment, job: str, create: Callable[[str], str]) -> tuple[str, bool]:
+    """A one-off swarm job, `docker service create` as CREATE(settings file) writes it, run to
+    its end and removed: what it printed, and whether it completed."""
+    deployment.docker(c, f"service rm {job}", hide=True, warn=True)
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix=f"{job}-", suffix=".env") as settings:
+            # Echoed; how it ended is the job's state, below.
+            run(c, f"docker {create(settings.name)}", env=deployment.engine, hide="out", check=False)
+        logs = deployment.docker(c, f"service logs --raw {job}", hide=True, pty=False, warn=True)
+        template = "{{.CurrentState}}: {{.Error}}"
+        state = deployment.docker(c, f"service ps --no-trunc --format '{template}' {job}", hide=True, warn=True)
+    finally:
+        deployment.docker(c, f"service rm {job}", hide=True, warn=True)
+    return logs.stdout + logs.stderr, state.stdout.strip().startswith("Complete")
 
 
 def swarm_manage(
@@ -101,28 +147,18 @@ def swarm_manage(
     """Run manage.py commands once, in a swarm job (with the app service's image, or IMAGE; ENV
     added to its settings), on whichever node has room: the engine `--host` names needs no app
     replica. Returns what the job printed; stops with its last line when it failed."""
-    template = "{{json .Spec.TaskTemplate}}"
-    inspected = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_app", hide=True)
-    spec = json.loads(inspected.stdout)
+    spec = task_template(c, deployment, "app")
+    lines = [*spec["ContainerSpec"]["Env"], *(f"{name}={value}" for name, value in (env or {}).items())]
     job = f"{deployment.name}_manage"
-    deployment.docker(c, f"service rm {job}", hide=True, warn=True)
-    try:
-        with tempfile.NamedTemporaryFile("w", prefix=f"{job}-", suffix=".env") as settings:
-            lines = [*spec["ContainerSpec"]["Env"], *(f"{name}={value}" for name, value in (env or {}).items())]
-            settings.write("".join(f"{line}\n" for line in lines))
-            settings.flush()
-            deployment.docker(
-                c, manage_job(spec, job, deployment.name, settings.name, *commands, image=image), hide="out"
-            )
-        logs = deployment.docker(c, f"service logs --raw {job}", hide=True, pty=False)
-        output = logs.stdout + logs.stderr
-        template = "{{.CurrentState}}: {{.Error}}"
-        state = deployment.docker(c, f"service ps --no-trunc --format '{template}' {job}", hide=True).stdout.strip()
-    finally:
-        deployment.docker(c, f"service rm {job}", hide=True, warn=True)
+
+    def create(settings_file: str) -> str:
+        Path(settings_file).write_text("".join(f"{line}\n" for line in lines))
+        return manage_job(spec, job, deployment.name, settings_file, *commands, image=image)
+
+    output, completed = run_job(c, deployment, job, create)
     print(output, end="", flush=True)
-    if not state.startswith("Complete"):
-        last = output.strip().splitlines()[-1] if output.strip() else state
+    if not completed:
+        last = output.strip().splitlines()[-1] if output.strip() else "the job did not complete"
         raise Exit(f"manage.py {' && '.join(commands)} failed on the swarm: {last}", 1)
     return output
 
@@ -130,7 +166,9 @@ def swarm_manage(
 def swarm_files(deployment: Deployment) -> tuple[str, ...]:
     """The compose files of the swarm's stack: the deployment's, with the secrets' files."""
     media = SWARM_S3_FILES if deployment.media_storage == "s3" else ()
-    return (*SWARM_STACK_FILES, *SWARM_FILES, *media, *deployment.https, *deployment.extra_files)
+    bucket = deployment.settings.get("BACKUP_S3_BUCKET")
+    backups = (*BACKUP_S3_FILES, *SWARM_BACKUP_S3_FILES) if bucket else ()
+    return (*DEPLOY_FILES, *SWARM_FILES, *media, *backups, *deployment.https, *deployment.extra_files)
 
 
 def content_tags(c, deployment: Deployment, release: str) -> dict[str, str]:
@@ -197,15 +235,14 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     release = release_name()
     env = {"IMAGE_TAG": release}
     say(f"Release {release}")
-    # The stack's own images: the one host's files, less its backup service's.
-    built = (*SWARM_STACK_FILES, *deployment.https, *deployment.extra_files)
+    built = deployment.files
     deployment.compose(c, "build", files=built, env=env, hint="Read the build output above.")
     registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
     tags = content_tags(c, deployment, release)
     if registry:
-        # Every node pulls the images from there; only app and proxy are built here.
+        # Every node pulls the images from there: the ones built here.
         unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
-        pushed = "app proxy" + (" front" if deployment.domain else "")
+        pushed = "app proxy db" + (" front" if deployment.domain else "")
         deployment.compose(c, f"push {pushed}", files=built, env={**env, **tags}, hint=unreachable)
     migrate = "release_migrate" + (" --allow-unsafe-migrations" if allow_unsafe else "")
     lock = {"MIGRATION_LOCK_TIMEOUT": deployment.settings.get("MIGRATION_LOCK_TIMEOUT") or "5"}

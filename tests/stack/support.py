@@ -223,3 +223,22 @@ def tear_down(project: str, workspace: Path) -> list[str]:
         + listed("network", "ls", "--quiet", "--filter", label)
         + listed("images", "--quiet", "--filter", f"reference={project}-*")
     )
+
+
+def make_certificates(folder: Path) -> None:
+    """A test CA, and a certificate it signs for the name `seaweedfs`."""
+    folder.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    ca = ("-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-x509", *key, *ca, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test CA")
+    openssl("req", *key, "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=seaweedfs")
+    (folder / "san").write_text("subjectAltName=DNS:seaweedfs\n")
+    openssl("x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "cert.pem", "-days", "2", "-extfile", "san")  # fmt: skip
+    # The store (its own user) and the database's user read them.
+    for path in folder.iterdir():
+        path.chmod(0o644)

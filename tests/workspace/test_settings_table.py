@@ -13,7 +13,7 @@ SET_BY_TASKS = {
     "PROXY_TAG",
     "FRONT_TAG",
     "BENCH_PROXY_TEMPLATE",
-    *(f"{setting.name}_SECRET" for setting in SECRETS),
+    *(f"{setting.name}_SECRET_NAME" for setting in SECRETS),
 }
 DEPLOY_COMPOSE = (
     "compose.yaml",
@@ -21,11 +21,10 @@ DEPLOY_COMPOSE = (
     "compose.https.yaml",
     "compose.swarm.yaml",
     "compose.swarm-s3.yaml",
+    "compose.swarm-backup-s3.yaml",
     "compose.backup.yaml",
     "compose.backup-s3.yaml",
 )
-# Secrets of the one-host backups: a swarm's stack has no backup service yet.
-ONE_HOST_SECRETS = {"BACKUP_KEY", "BACKUP_S3_KEY", "BACKUP_S3_KEY_SECRET"}
 
 
 def named_in_example() -> set[str]:
@@ -47,9 +46,10 @@ def test_every_variable_the_deployments_compose_files_read_is_in_the_table_or_se
 
 
 def test_every_secret_of_the_table_has_its_docker_secret_in_the_swarm_files():
-    swarm = compose_reads("compose.swarm.yaml") | compose_reads("compose.swarm-s3.yaml")
-    expected = {f"{setting.name}_SECRET" for setting in SECRETS if setting.name not in ONE_HOST_SECRETS}
-    assert expected == {name for name in swarm if name.endswith("_SECRET")}
+    files = ("compose.swarm.yaml", "compose.swarm-s3.yaml", "compose.swarm-backup-s3.yaml")
+    swarm = set().union(*(compose_reads(name) for name in files))
+    expected = {f"{setting.name}_SECRET_NAME" for setting in SECRETS}
+    assert expected == {name for name in swarm if name.endswith("_SECRET_NAME")}
 
 
 def test_the_settings_page_shows_the_table_as_it_is():

@@ -31,17 +31,17 @@ def test_the_stack_file_leaves_out_what_docker_stack_deploy_refuses():
 
 def test_each_secret_setting_becomes_a_docker_secret_named_by_its_values(deploy_env):
     names = secret_names(Deployment(deploy_env(*GOOD)))
-    assert set(names) == {"SECRET_KEY_SECRET", "POSTGRES_PASSWORD_SECRET"}
-    assert names["SECRET_KEY_SECRET"].startswith("django-compose-workspace-deploy_secret_key_")
+    assert set(names) == {"SECRET_KEY_SECRET_NAME", "POSTGRES_PASSWORD_SECRET_NAME", "BACKUP_KEY_SECRET_NAME"}
+    assert names["SECRET_KEY_SECRET_NAME"].startswith("django-compose-workspace-deploy_secret_key_")
     changed = secret_names(Deployment(deploy_env(GOOD[0] + "-changed", *GOOD[1:])))
-    assert changed["SECRET_KEY_SECRET"] != names["SECRET_KEY_SECRET"]
+    assert changed["SECRET_KEY_SECRET_NAME"] != names["SECRET_KEY_SECRET_NAME"]
     # No value is in a name.
     assert not any(value.split("=", 1)[1] in json.dumps(names) for value in GOOD)
 
 
 def test_the_buckets_keys_are_secrets_too(deploy_env):
     names = secret_names(Deployment(deploy_env(*GOOD, *BUCKET, *KEYS)))
-    assert {"AWS_ACCESS_KEY_ID_SECRET", "AWS_SECRET_ACCESS_KEY_SECRET"} <= set(names)
+    assert {"AWS_ACCESS_KEY_ID_SECRET_NAME", "AWS_SECRET_ACCESS_KEY_SECRET_NAME"} <= set(names)
 
 
 def test_a_missing_secret_is_created_from_stdin_on_the_deployments_engine(deploy_env):
@@ -51,6 +51,7 @@ def test_a_missing_secret_is_created_from_stdin_on_the_deployments_engine(deploy
     assert [call.kwargs["in_stream"].getvalue() for call in created] == [
         "a-long-random-key-of-this-site-only",
         "a-password-of-this-site",
+        "a-backup-key-of-this-site",
     ]
     assert all(call.kwargs["env"] == {"DOCKER_HOST": "ssh://root@node0"} for call in calls(c))
 
@@ -104,7 +105,7 @@ def test_a_swarm_release_migrates_with_its_image_before_the_update_then_checks_a
     assert "django-compose-workspace-app:old" not in ran[migrate]
     assert not any(" push " in command for command in ran), "no registry named: nothing is pushed"
     assert "compose/compose.swarm.yaml" in next(command for command in ran if "config --format json" in command)
-    # The build needs none of the secrets' names, and no image of a one-host backup service.
+    # The build needs none of the secrets' names; it builds the database's image (pgBackRest).
     build = next(command for command in ran if command.endswith(" build"))
     assert "compose.swarm.yaml" not in build
-    assert "compose.backup.yaml" not in build
+    assert "compose.backup.yaml" in build

@@ -153,7 +153,15 @@ class RemoteStack(Stack):
         self.overrides = {"DOCKER_HOST": host.address}
         self.env.update(COMPOSE_PROJECT_NAME=self.project, IMAGE_PREFIX=self.env.get("IMAGE_PREFIX", self.project))
         self.write_env()
+        # A compose file layered on top (`inv deploy --override`), from the repository's root.
+        self.override = ""
+
+    def layer(self, override: str) -> None:
+        """Every command of this stack with OVERRIDE on top, as `inv deploy --override` deployed it."""
+        self.override = override
+        self.files = (*self.files, override)
 
     def inv(self, *args: str, timeout=600, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         """`inv ARGS --host <this host> --env-file <this stack's>` (in the repository or a copy)."""
-        return super().inv(*args, "--host", self.host.address, timeout=timeout, cwd=cwd)
+        override = ("--override", self.override) if self.override else ()
+        return super().inv(*args, "--host", self.host.address, *override, timeout=timeout, cwd=cwd)

@@ -1,20 +1,23 @@
 """`inv deploy --host ssh://…` to another machine, a fleet host: the images are built there,
 the site answers through an ssh tunnel to the host's loopback port, `inv backup --host` and
-`inv restore --host` round-trip a todo and its attachment, and the data outlives a restart of
-that host's engine."""
+`inv restore --host` round-trip a todo and its attachment, the data outlives a restart of
+that host's engine, and, the host lost, a second fleet host with an empty engine comes back
+from the backups' bucket (on a third host) and the key alone."""
 
 import json
+import secrets
 import shutil
 import subprocess
 import textwrap
+import time
 
 import pytest
 import requests
 
-from tests.stack.fleet.support import PROXY_PORT, RemoteStack, build_images, load_images, run_images
-from tests.stack.support import BEHIND_TLS, Stack
+from tests.stack.fleet.support import PROXY_PORT, RemoteStack, build_images, execute, load_images, run_images
+from tests.stack.support import BEHIND_TLS, Stack, make_certificates
 from tests.support import first_group
-from workspace.compose import ROOT
+from workspace.compose import BACKUP_S3_FILES, ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -38,12 +41,61 @@ DELETE_TODOS = textwrap.dedent(
 )
 
 
+# The backups' bucket: SeaweedFS over TLS (pgBackRest speaks no plain http), on fleet host 1.
+STORE_IMAGE = first_group(r"image:\s*(\S+)", (ROOT / "tests/stack/compose.backup-store.yaml").read_text())
+BUCKET_OVERRIDE = "tests/stack/fleet/compose.backup-bucket.yaml"
+
+
 @pytest.fixture(scope="module")
-def remote(fleet, stack_tmp):
-    """The deploy stack on fleet host 0, deployed by `inv deploy --host`, its port tunnelled here."""
+def bucket(fleet, stack_tmp):
+    """The bucket `backups` on fleet host 1, reached from the others' containers as seaweedfs:8333
+    with a certificate of a test CA that every fleet host holds; the sites' settings for it."""
+    host = fleet[1]
+    load_images([host], (STORE_IMAGE,))
+    certs = stack_tmp / "fleet-certs"
+    make_certificates(certs)
+    for each in fleet:
+        execute("docker", "cp", str(certs), f"{each.container}:/etc/test-certs")
+    keys = {"BACKUP_S3_KEY": secrets.token_hex(8), "BACKUP_S3_KEY_SECRET": secrets.token_hex(16)}
+    host.docker(
+        "run", "--detach", "--name", "store", "--publish", "8333:8333",
+        "--env", f"AWS_ACCESS_KEY_ID={keys['BACKUP_S3_KEY']}",
+        "--env", f"AWS_SECRET_ACCESS_KEY={keys['BACKUP_S3_KEY_SECRET']}",
+        "--volume", "/etc/test-certs:/certs:ro", STORE_IMAGE,
+        "server", "-s3", "-s3.cert.file=/certs/cert.pem", "-s3.key.file=/certs/key.pem",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        make = "echo 's3.bucket.create -name backups' | weed shell"
+        while "created bucket" not in host.docker("exec", "store", "sh", "-c", make, check=False):
+            assert time.monotonic() < deadline, "the store did not make the bucket within 60 s"
+            time.sleep(2)
+        yield {
+            "BACKUP_S3_BUCKET": "backups",
+            "BACKUP_S3_ENDPOINT": "seaweedfs",
+            "BACKUP_S3_PORT": "8333",
+            "BACKUP_S3_REGION": "us-east-1",
+            "BACKUP_S3_URI_STYLE": "path",
+            **keys,
+            "TEST_STORE_ADDRESS": host.shell("hostname -i").strip(),
+        }
+    finally:
+        host.docker("rm", "--force", "--volumes", "store", check=False)
+
+
+def in_the_bucket(stack: RemoteStack) -> None:
+    stack.files = (*stack.files, *BACKUP_S3_FILES)
+    stack.layer(BUCKET_OVERRIDE)
+
+
+@pytest.fixture(scope="module")
+def remote(fleet, stack_tmp, bucket):
+    """The deploy stack on fleet host 0, deployed by `inv deploy --host`, its backups in the
+    bucket on host 1, its port tunnelled here."""
     host = fleet[0]
     load_images([host], build_images() + run_images())
-    stack = RemoteStack(stack_tmp, host)
+    stack = RemoteStack(stack_tmp, host, **bucket)
+    in_the_bucket(stack)
     try:
         deployed = stack.inv("deploy")
         assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
@@ -110,6 +162,44 @@ def test_todos_and_media_survive_an_engine_restart(remote):
     assert started_at(remote, "db") != db_started, "the engine was not restarted"
     assert "kept across restarts" in get(remote, "/").text
     assert get(remote, url).content == ATTACHMENT
+
+
+def titles(stack: RemoteStack) -> list[str]:
+    query = "SELECT title FROM core_todo ORDER BY 1"
+    return stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-At", "-c", query).stdout.split("\n")
+
+
+def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(remote, fleet, stack_tmp):
+    """Host 0 is lost after a write; host 2, its engine empty, gets the same settings (the
+    bucket's and the key) and `inv restore --latest`: it builds the images there, and every todo
+    and the attachment are back."""
+    url = add_todo(remote, "written just before the host was lost")
+    kept = titles(remote)
+    # The archive is at most ARCHIVE_TIMEOUT behind; a base backup now has it all (and the uploads).
+    taken = remote.inv("backup")
+    assert taken.returncode == 0, taken.stdout[-3000:] + taken.stderr[-3000:]
+    remote.compose("stop")
+    new_host = fleet[2]
+    assert not new_host.docker("ps", "--all", "--quiet").strip(), "host 2 is not empty"
+    assert not new_host.docker("volume", "ls", "--quiet").strip(), "host 2 has volumes"
+    new = RemoteStack(stack_tmp, new_host)
+    new.env.update({name: value for name, value in remote.env.items() if name not in ("COMPOSE_PROJECT_NAME",)})
+    new.env.update(COMPOSE_PROJECT_NAME=new.project)
+    new.write_env()
+    in_the_bucket(new)
+    try:
+        started = time.monotonic()
+        restored = new.inv("restore", "--latest", "--yes", timeout=900)
+        took = time.monotonic() - started
+        assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
+        print(f"a new fleet host restored from the bucket in {took:.0f} s, its images built there")
+        assert titles(new) == kept
+        with new_host.tunnel(PROXY_PORT) as port:
+            new.port = port
+            assert get(new, "/healthz").status_code == 200
+            assert get(new, url).content == ATTACHMENT
+    finally:
+        new.down()
 
 
 def test_deploy_to_a_host_that_does_not_answer_says_so_in_one_line(stack_tmp):
