@@ -6,9 +6,8 @@ from pathlib import Path
 from invoke import Exit, task
 
 from workspace import backups as continuous
-from workspace import dumps, swarm_backups
+from workspace import dumps, swarm_backups, swarm_releases
 from workspace import releases as release
-from workspace import swarm as swarm_releases
 from workspace.deployment import DEPLOY_ENV, Deployment
 from workspace.shell import confirm
 

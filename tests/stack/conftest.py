@@ -15,6 +15,8 @@ for name in ("SECRET_KEY", "ALLOWED_HOSTS"):
     os.environ.pop(name, None)
 
 
+# First: pytest-xdist reads the groups in its own hook of the same name.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     if any(item.get_closest_marker("stack") for item in items) and not engine_answers():
         skip = pytest.mark.skip(reason="no Docker engine answers (start one to run the stack tests)")

@@ -1,10 +1,12 @@
-"""The swarm's translation, secrets and one-off jobs (workspace/swarm.py), without an engine."""
+"""The swarm's translation, secrets and one-off jobs (workspace/swarm.py) and its releases
+(workspace/swarm_releases.py), without an engine."""
 
 import json
 
 from tests.workspace.conftest import GOOD, calls, commands, mock_context
 from workspace.deployment import Deployment
-from workspace.swarm import create_secrets, deploy_swarm, manage_job, registry_of, secret_names, swarm_stack
+from workspace.swarm import create_secrets, manage_job, registry_of, secret_names, swarm_stack
+from workspace.swarm_releases import deploy_swarm
 
 BUCKET = ("MEDIA_STORAGE=s3", "AWS_STORAGE_BUCKET_NAME=b", "AWS_S3_REGION_NAME=r")
 KEYS = ("AWS_ACCESS_KEY_ID=key-id", "AWS_SECRET_ACCESS_KEY=key-secret")

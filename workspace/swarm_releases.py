@@ -1,0 +1,137 @@
+"""Releases on a Docker Swarm (`inv deploy --swarm`, `inv rollback --swarm`): the images built and
+pushed, the release phase in a job with the new image while the old release serves, the rolling
+update, the record; and back to an older release's images, pinned to their digests."""
+
+import getpass
+import json
+import shlex
+import tempfile
+import time
+from collections.abc import Mapping
+
+from invoke import Exit
+
+from workspace.deployment import Deployment
+from workspace.releases import release_name
+from workspace.shell import say
+from workspace.swarm import create_secrets, registry_of, swarm_files, swarm_manage, swarm_stack
+
+
+def content_tags(c, deployment: Deployment, release: str) -> dict[str, str]:
+    """PROXY_TAG (and FRONT_TAG): the proxy's and the front's images named by their content, so a
+    release that leaves them as they were updates no proxy: a swarm replaces a proxy's task stop-
+    first (it holds its node's port), a gap on that node."""
+    tags = {}
+    for service in ("proxy", "front") if deployment.domain else ("proxy",):
+        built = f"{deployment.settings.get('IMAGE_PREFIX') or 'django-compose-workspace'}-{service}"
+        found = deployment.docker(c, f"image inspect --format '{{{{.Id}}}}' {built}:{release}", hide=True)
+        tag = "content-" + found.stdout.strip().removeprefix("sha256:")[:12]
+        deployment.docker(c, f"tag {built}:{release} {built}:{tag}", hide=True)
+        tags[f"{service.upper()}_TAG"] = tag
+    return tags
+
+
+def stack_deploy(c, deployment: Deployment, release: str, tags: Mapping[str, str]) -> None:
+    """`docker stack deploy` of the stack with RELEASE's images (the secrets made first)."""
+    env = {"IMAGE_TAG": release, **tags, **create_secrets(c, deployment)}
+    model = deployment.compose(c, "config --format json", files=swarm_files(deployment), env=env, hide="out")
+    registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
+    # The stack file holds no secret: those are Docker secrets by now.
+    with tempfile.NamedTemporaryFile("w", prefix=f"{deployment.name}-", suffix=".json") as stack:
+        json.dump(swarm_stack(json.loads(model.stdout)), stack)
+        stack.flush()
+        # With a registry, the manager pins each image's digest, so every node runs the same
+        # build, and the nodes get this client's login to pull; without one, the images are
+        # this engine's own and nothing is looked up.
+        images = "--resolve-image always --with-registry-auth" if registry else "--resolve-image never"
+        deployment.docker(
+            c,
+            f"stack deploy --detach=false --prune {images} -c {stack.name} {deployment.name}",
+            # The CLI waits for the services to converge: forever, if a task keeps failing.
+            timeout=600,
+            hint="`docker service ps --no-trunc <stack>_<service>` shows why a task failed; fix it, deploy again.",
+        )
+
+
+def app_image(deployment: Deployment, release: str) -> str:
+    return f"{deployment.settings.get('IMAGE_PREFIX') or 'django-compose-workspace'}-app:{release}"
+
+
+def serving(c, deployment: Deployment) -> str:
+    """The release the app service runs ("" before the first deploy)."""
+    template = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+    found = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_app", hide=True, warn=True)
+    return "" if found.failed else found.stdout.strip().split("@")[0].rpartition(":")[2]
+
+
+def last_json_line(output: str) -> str:
+    """The JSON a command printed, among a job's log lines (the app logs to them too)."""
+    return next(line for line in reversed(output.splitlines()) if line.startswith("{"))
+
+
+def records(c, deployment: Deployment) -> list[dict]:
+    output = swarm_manage(c, deployment, "release_record list")
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> None:
+    """A new release on the swarm: built (and pushed to the registry IMAGE_PREFIX names), its
+    migrations run in a job with its image while the old release serves, then the rolling update
+    (health-gated, start-first), check --deploy and the record."""
+    release = release_name()
+    env = {"IMAGE_TAG": release}
+    say(f"Release {release}")
+    built = deployment.files
+    deployment.compose(c, "build", files=built, env=env, hint="Read the build output above.")
+    registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
+    tags = content_tags(c, deployment, release)
+    if registry:
+        # Every node pulls the images from there: the ones built here.
+        unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
+        pushed = "app proxy db" + (" front" if deployment.domain else "")
+        deployment.compose(c, f"push {pushed}", files=built, env={**env, **tags}, hint=unreachable)
+    migrate = "release_migrate" + (" --allow-unsafe-migrations" if allow_unsafe else "")
+    lock = {"MIGRATION_LOCK_TIMEOUT": deployment.settings.get("MIGRATION_LOCK_TIMEOUT") or "5"}
+    first = not serving(c, deployment)
+    if not first:
+        swarm_manage(c, deployment, migrate, image=app_image(deployment, release), env=lock)
+    stack_deploy(c, deployment, release, tags)
+    if first:
+        swarm_manage(c, deployment, migrate, env=lock)
+    swarm_manage(c, deployment, "check --deploy --fail-level WARNING")
+    state = last_json_line(swarm_manage(c, deployment, "release_state"))
+    entry = {
+        "name": release,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "user": getpass.getuser(),
+        "images": {"app": app_image(deployment, release), **tags},
+        "migrations": json.loads(state),
+        "snapshot": "",
+    }
+    swarm_manage(c, deployment, f"release_record add {shlex.quote(json.dumps(entry))}")
+    port = deployment.settings.get("PROXY_PORT") or 8000
+    where = deployment.url() if deployment.domain else f"port {port} of each node"
+    say(f"Release {release} of {deployment.name} serves on the swarm on {deployment.where}: {where}")
+
+
+def rollback_swarm(c, deployment: Deployment, target: str = "") -> None:
+    """An older release's images rolled out again (health-gated, start-first), then its schema
+    back when every newer migration can be reversed."""
+    current = serving(c, deployment)
+    if not current:
+        raise Exit(f"No release serves on the swarm of {deployment.where}: `inv deploy --swarm` first.", 1)
+    known = records(c, deployment)
+    names = [entry["name"] for entry in known]
+    older = names[names.index(current) + 1 :] if current in names else names
+    target = target or (older[0] if older else "")
+    if target not in names or target == current:
+        raise Exit(f"No release {target or 'before ' + current} to go back to: `inv releases --swarm` lists them.", 1)
+    say(f"Back to release {target} (serving: {current})")
+    images = known[names.index(target)]["images"]
+    stack_deploy(c, deployment, target, {name: tag for name, tag in images.items() if name.endswith("_TAG")})
+    state = shlex.quote(json.dumps(known[names.index(target)]["migrations"]))
+    try:
+        swarm_manage(c, deployment, f"release_rollback {state}", image=app_image(deployment, current))
+    except Exit:
+        say(f"The schema keeps {current}'s migrations (above: which, and why); `inv restore` brings back a backup.")
+    say(f"Release {target} serves on the swarm on {deployment.where}")
