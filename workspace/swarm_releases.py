@@ -31,6 +31,23 @@ def content_tags(c, deployment: Deployment, release: str) -> dict[str, str]:
     return tags
 
 
+# The variable that names the tag of each image a release builds.
+TAGGED = {"IMAGE_TAG": "app", "PROXY_TAG": "proxy", "FRONT_TAG": "front"}
+
+
+def pinned(c, deployment: Deployment, tags: Mapping[str, str]) -> dict[str, str]:
+    """TAGS (IMAGE_TAG, PROXY_TAG, FRONT_TAG) with each image's digest in the registry, known once
+    it is pushed (`TAG@sha256:…`): what a rollback deploys, whatever the tag names by then."""
+    prefix = deployment.settings.get("IMAGE_PREFIX") or "django-compose-workspace"
+    result = {}
+    for variable, tag in tags.items():
+        name = f"{prefix}-{TAGGED[variable]}"
+        found = deployment.docker(c, f"image inspect --format '{{{{json .RepoDigests}}}}' {name}:{tag}", hide=True)
+        digests = [pushed.partition("@")[2] for pushed in json.loads(found.stdout) if pushed.startswith(f"{name}@")]
+        result[variable] = f"{tag}@{digests[0]}" if digests else tag
+    return result
+
+
 def stack_deploy(c, deployment: Deployment, release: str, tags: Mapping[str, str]) -> None:
     """`docker stack deploy` of the stack with RELEASE's images (the secrets made first)."""
     env = {"IMAGE_TAG": release, **tags, **create_secrets(c, deployment)}
@@ -85,14 +102,19 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     deployment.compose(c, "build", files=built, env=env, hint="Read the build output above.")
     registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
     tags = content_tags(c, deployment, release)
+    images = {"IMAGE_TAG": release, **tags}
     if registry:
         # Every node pulls the images from there: the ones built here.
         unreachable = f"Can this engine reach {registry}? One without TLS goes in daemon.json's insecure-registries."
         pushed = "app proxy db" + (" front" if deployment.domain else "")
         deployment.compose(c, f"push {pushed}", files=built, env={**env, **tags}, hint=unreachable)
+        images = pinned(c, deployment, images)
     migrate = "release_migrate" + (" --allow-unsafe-migrations" if allow_unsafe else "")
     lock = {"MIGRATION_LOCK_TIMEOUT": deployment.settings.get("MIGRATION_LOCK_TIMEOUT") or "5"}
     first = not serving(c, deployment)
+    # The last second before the release phase: the continuous backups restore to it
+    # (docs/backups.md), the database as it was before this release's migrations.
+    before = "" if first else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     if not first:
         swarm_manage(c, deployment, migrate, image=app_image(deployment, release), env=lock)
     stack_deploy(c, deployment, release, tags)
@@ -104,9 +126,10 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
         "name": release,
         "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "user": getpass.getuser(),
-        "images": {"app": app_image(deployment, release), **tags},
+        "images": {"app": app_image(deployment, release), **images},
         "migrations": json.loads(state),
         "snapshot": "",
+        "before": before,
     }
     swarm_manage(c, deployment, f"release_record add {shlex.quote(json.dumps(entry))}")
     port = deployment.settings.get("PROXY_PORT") or 8000
@@ -133,5 +156,7 @@ def rollback_swarm(c, deployment: Deployment, target: str = "") -> None:
     try:
         swarm_manage(c, deployment, f"release_rollback {state}", image=app_image(deployment, current))
     except Exit:
-        say(f"The schema keeps {current}'s migrations (above: which, and why); `inv restore` brings back a backup.")
+        before = known[names.index(current)].get("before")
+        restore = f'inv restore --swarm --to "{before}" --yes' if before else "`inv backups --swarm` shows the window"
+        say(f"The schema keeps {current}'s migrations (above: which, and why); the database before them: {restore}")
     say(f"Release {target} serves on the swarm on {deployment.where}")

@@ -2,6 +2,8 @@
 (workspace/swarm_releases.py), without an engine."""
 
 import json
+import re
+import shlex
 
 from tests.workspace.conftest import GOOD, calls, commands, mock_context
 from workspace.deployment import Deployment
@@ -111,3 +113,29 @@ def test_a_swarm_release_migrates_with_its_image_before_the_update_then_checks_a
     build = next(command for command in ran if command.endswith(" build"))
     assert "compose.swarm.yaml" not in build
     assert "compose.backup.yaml" in build
+
+
+def test_with_a_registry_a_release_records_its_images_by_digest_and_the_moment_before_it(deploy_env, engine):
+    model = {"services": {"app": {"image": "a"}, "proxy": {"image": "p"}}}
+    template = {"ContainerSpec": {"Image": "site-app:old", "Env": ["A=1"]}, "Networks": []}
+    prefix = "registry.example.com/site"
+    c = mock_context(
+        {
+            "config --format json": json.dumps(model),
+            "{{json .Spec.TaskTemplate}}": json.dumps(template),
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}": f"{prefix}-app:old@sha256:1",
+            "{{json .RepoDigests}}": json.dumps([f"{prefix}-app@sha256:aa", f"{prefix}-proxy@sha256:bb"]),
+            "service ps": "Complete 1 second ago: ",
+            "service logs": '{"core": "0003_attachment_index"}\n',
+        }
+    )
+    deploy_swarm(c, Deployment(deploy_env(*GOOD, f"IMAGE_PREFIX={prefix}")))
+    ran = commands(c)
+    assert any(" push app proxy db" in command for command in ran)
+    recorded = next(command for command in ran if "manage.py release_record add" in command)
+    words = shlex.split(recorded)
+    record = json.loads(shlex.split(words[words.index("-c") + 1])[-1])
+    assert record["images"]["IMAGE_TAG"].endswith("@sha256:aa")
+    assert record["images"]["PROXY_TAG"].startswith("content-")
+    assert record["images"]["PROXY_TAG"].endswith("@sha256:bb")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", record["before"])
