@@ -81,9 +81,9 @@ def backup(c, verify=False, dump=False, swarm=False, host="", env_file=str(DEPLO
 
     --verify restores the latest into a throwaway database and checks it (row counts, Django's
     checks); --dump writes a pg_dump and the uploads into backups/ on this machine."""
-    deployment = deployment_of(env_file, host, override)
     if dump and swarm:
         raise Exit("--dump copies a one-host deployment: a swarm's backups are continuous (inv backups --swarm).", 1)
+    deployment = deployment_of(env_file, host, override)
     if dump:
         dumps.backup(deployment)
     elif verify:
