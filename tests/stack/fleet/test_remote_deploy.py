@@ -182,6 +182,8 @@ def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(remote, fleet, 
     new_host = fleet[2]
     assert not new_host.docker("ps", "--all", "--quiet").strip(), "host 2 is not empty"
     assert not new_host.docker("volume", "ls", "--quiet").strip(), "host 2 has volumes"
+    # What the host would pull from Docker Hub, which fleet hosts cannot reach.
+    load_images([new_host], build_images() + run_images())
     new = RemoteStack(stack_tmp, new_host)
     new.env.update({name: value for name, value in remote.env.items() if name not in ("COMPOSE_PROJECT_NAME",)})
     new.env.update(COMPOSE_PROJECT_NAME=new.project)
