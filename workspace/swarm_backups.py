@@ -53,7 +53,9 @@ def backup_job(c, deployment: Deployment, script: str, *, writable: str = "", de
 
 def state(c, deployment: Deployment) -> tuple[dict, dict | None]:
     """pgBackRest's view of the repository, and the archiver's counts (None: no database answers)."""
-    output = backup_job(c, deployment, f"pgbackrest info --output=json && psql -X -A -t -q -c {shlex.quote(ARCHIVER)}")
+    # pgBackRest's JSON ends without a newline.
+    script = f"pgbackrest info --output=json && echo && psql -X -A -t -q -c {shlex.quote(ARCHIVER)}"
+    output = backup_job(c, deployment, script)
     lines = output.strip().splitlines()
     info = next((line for line in lines if line.startswith("[")), "")
     if not info:
