@@ -12,7 +12,7 @@ from invoke import Exit
 
 from workspace.backups import ARCHIVER, HALF_RESTORED, describe, parse_archiver, restore_command, restore_target, stamp
 from workspace.deployment import Deployment
-from workspace.shell import say
+from workspace.shell import run, say
 from workspace.swarm import job_options, run_job, swarm_manage, task_template
 
 DATA = "/var/lib/postgresql/data"
@@ -80,7 +80,7 @@ def replicas(c, deployment: Deployment, service: str) -> int:
 
 def scale(c, deployment: Deployment, **counts: int) -> None:
     wanted = " ".join(f"{deployment.name}_{service}={count}" for service, count in counts.items())
-    deployment.docker(c, f"service scale --detach=false {wanted}", hide="out", hint=HINT)
+    run(c, f"docker service scale --detach=false {wanted}", HINT, env=deployment.engine, hide="out")
 
 
 def restore(c, deployment: Deployment, to: str = "") -> None:
