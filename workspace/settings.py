@@ -73,6 +73,10 @@ def whole_number(value: str, settings: Settings) -> str:
     return "" if value.isdigit() else f"it is {value!r}: a whole number"
 
 
+def folder(value: str, settings: Settings) -> str:
+    return "" if value.startswith("/") else f"it is {value!r}: a folder from the bucket's root, like /pgbackrest"
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -198,7 +202,11 @@ TABLE = (
     Setting(
         "BACKUP_S3_URI_STYLE", "host (AWS S3, the default) or path (most other stores).", check=one_of("host", "path")
     ),
-    Setting("BACKUP_S3_PATH", "The folder in the bucket (default /pgbackrest)."),
+    Setting(
+        "BACKUP_S3_PATH",
+        "The site's folder in the bucket (default /pgbackrest): sites that share a bucket each need their own.",
+        check=folder,
+    ),
     Setting(
         "BACKUP_S3_KEY", "The bucket's access key.", required=uses_backup_bucket, when="BACKUP_S3_BUCKET", secret=True
     ),

@@ -9,13 +9,16 @@ and a config of its own, so nothing under ~/.ssh is read or written. Everything 
 the end, volumes included."""
 
 import os
+import secrets
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.stack.fleet.support import PROXY_PORT, Host, execute
+from tests.stack.fleet.support import PROXY_PORT, STORE_IMAGE, Host, execute, load_images
+from tests.stack.support import make_certificates
 
 FLEET = Path(__file__).resolve().parent
 HOST_IMAGE = "django-compose-workspace-fleet-host"
@@ -64,3 +67,43 @@ def fleet(tmp_path_factory):
             # The containers' anonymous volumes hold each engine's /var/lib/docker.
             execute("docker", "rm", "--force", "--volumes", *containers, check=False)
             execute("docker", "network", "rm", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def bucket(fleet, stack_tmp):
+    """The bucket `backups` for the sites' backups, off the hosts they run on: SeaweedFS over TLS
+    (pgBackRest speaks no plain http) in a plain container of fleet host 1, reached from the
+    others' containers as seaweedfs:8333 with a certificate of a test CA that every fleet host
+    holds (compose.backup-bucket.yaml). The sites' settings for it; each site gives its own
+    BACKUP_S3_PATH."""
+    host = fleet[1]
+    load_images([host], (STORE_IMAGE,))
+    certs = stack_tmp / "fleet-certs"
+    make_certificates(certs)
+    for each in fleet:
+        execute("docker", "cp", str(certs), f"{each.container}:/etc/test-certs")
+    keys = {"BACKUP_S3_KEY": secrets.token_hex(8), "BACKUP_S3_KEY_SECRET": secrets.token_hex(16)}
+    host.docker(
+        "run", "--detach", "--name", "store", "--publish", "8333:8333",
+        "--env", f"AWS_ACCESS_KEY_ID={keys['BACKUP_S3_KEY']}",
+        "--env", f"AWS_SECRET_ACCESS_KEY={keys['BACKUP_S3_KEY_SECRET']}",
+        "--volume", "/etc/test-certs:/certs:ro", STORE_IMAGE,
+        "server", "-s3", "-s3.cert.file=/certs/cert.pem", "-s3.key.file=/certs/key.pem",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        make = "echo 's3.bucket.create -name backups' | weed shell"
+        while "created bucket" not in host.docker("exec", "store", "sh", "-c", make, check=False):
+            assert time.monotonic() < deadline, "the store did not make the bucket within 60 s"
+            time.sleep(2)
+        yield {
+            "BACKUP_S3_BUCKET": "backups",
+            "BACKUP_S3_ENDPOINT": "seaweedfs",
+            "BACKUP_S3_PORT": "8333",
+            "BACKUP_S3_REGION": "us-east-1",
+            "BACKUP_S3_URI_STYLE": "path",
+            **keys,
+            "TEST_STORE_ADDRESS": host.shell("hostname -i").strip(),
+        }
+    finally:
+        host.docker("rm", "--force", "--volumes", "store", check=False)

@@ -11,8 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.stack.support import Stack
-from tests.support import free_port
-from workspace.compose import BASE_FILES, DEPLOY_FILES, ROOT
+from tests.support import first_group, free_port
+from workspace.compose import BACKUP_S3_FILES, BASE_FILES, DEPLOY_FILES, ROOT
+
+# The backups' bucket (conftest.py's `bucket`): the store's image, and the override that points a
+# site's database and backup service at it.
+STORE_IMAGE = first_group(r"image:\s*(\S+)", (ROOT / "tests/stack/compose.backup-store.yaml").read_text())
+BUCKET_OVERRIDE = "tests/stack/fleet/compose.backup-bucket.yaml"
 
 # The proxy's port on every host: a swarm publishes it on the host's own interfaces, which the
 # fleet container publishes on a loopback port of this machine.
@@ -165,3 +170,10 @@ class RemoteStack(Stack):
         """`inv ARGS --host <this host> --env-file <this stack's>` (in the repository or a copy)."""
         override = ("--override", self.override) if self.override else ()
         return super().inv(*args, "--host", self.host.address, *override, timeout=timeout, cwd=cwd)
+
+
+def in_the_bucket(stack: RemoteStack, override: str = BUCKET_OVERRIDE) -> None:
+    """The stack's backups in the fleet's bucket: every command of it with the bucket's files (a
+    swarm's: compose.backup-bucket-swarm.yaml)."""
+    stack.files = (*stack.files, *BACKUP_S3_FILES)
+    stack.layer(override)

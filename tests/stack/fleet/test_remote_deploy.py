@@ -5,7 +5,6 @@ that host's engine, and, the host lost, a second fleet host with an empty engine
 from the backups' bucket (on a third host) and the key alone."""
 
 import json
-import secrets
 import shutil
 import subprocess
 import textwrap
@@ -14,10 +13,10 @@ import time
 import pytest
 import requests
 
-from tests.stack.fleet.support import PROXY_PORT, RemoteStack, build_images, execute, load_images, run_images
-from tests.stack.support import BEHIND_TLS, Stack, make_certificates
+from tests.stack.fleet.support import PROXY_PORT, RemoteStack, build_images, in_the_bucket, load_images, run_images
+from tests.stack.support import BEHIND_TLS, Stack
 from tests.support import first_group
-from workspace.compose import BACKUP_S3_FILES, ROOT
+from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -41,53 +40,6 @@ DELETE_TODOS = textwrap.dedent(
 )
 
 
-# The backups' bucket: SeaweedFS over TLS (pgBackRest speaks no plain http), on fleet host 1.
-STORE_IMAGE = first_group(r"image:\s*(\S+)", (ROOT / "tests/stack/compose.backup-store.yaml").read_text())
-BUCKET_OVERRIDE = "tests/stack/fleet/compose.backup-bucket.yaml"
-
-
-@pytest.fixture(scope="module")
-def bucket(fleet, stack_tmp):
-    """The bucket `backups` on fleet host 1, reached from the others' containers as seaweedfs:8333
-    with a certificate of a test CA that every fleet host holds; the sites' settings for it."""
-    host = fleet[1]
-    load_images([host], (STORE_IMAGE,))
-    certs = stack_tmp / "fleet-certs"
-    make_certificates(certs)
-    for each in fleet:
-        execute("docker", "cp", str(certs), f"{each.container}:/etc/test-certs")
-    keys = {"BACKUP_S3_KEY": secrets.token_hex(8), "BACKUP_S3_KEY_SECRET": secrets.token_hex(16)}
-    host.docker(
-        "run", "--detach", "--name", "store", "--publish", "8333:8333",
-        "--env", f"AWS_ACCESS_KEY_ID={keys['BACKUP_S3_KEY']}",
-        "--env", f"AWS_SECRET_ACCESS_KEY={keys['BACKUP_S3_KEY_SECRET']}",
-        "--volume", "/etc/test-certs:/certs:ro", STORE_IMAGE,
-        "server", "-s3", "-s3.cert.file=/certs/cert.pem", "-s3.key.file=/certs/key.pem",
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        make = "echo 's3.bucket.create -name backups' | weed shell"
-        while "created bucket" not in host.docker("exec", "store", "sh", "-c", make, check=False):
-            assert time.monotonic() < deadline, "the store did not make the bucket within 60 s"
-            time.sleep(2)
-        yield {
-            "BACKUP_S3_BUCKET": "backups",
-            "BACKUP_S3_ENDPOINT": "seaweedfs",
-            "BACKUP_S3_PORT": "8333",
-            "BACKUP_S3_REGION": "us-east-1",
-            "BACKUP_S3_URI_STYLE": "path",
-            **keys,
-            "TEST_STORE_ADDRESS": host.shell("hostname -i").strip(),
-        }
-    finally:
-        host.docker("rm", "--force", "--volumes", "store", check=False)
-
-
-def in_the_bucket(stack: RemoteStack) -> None:
-    stack.files = (*stack.files, *BACKUP_S3_FILES)
-    stack.layer(BUCKET_OVERRIDE)
-
-
 @pytest.fixture(scope="module")
 def remote(fleet, stack_tmp, bucket):
     """The deploy stack on fleet host 0, deployed by `inv deploy --host`, its backups in the
@@ -95,6 +47,8 @@ def remote(fleet, stack_tmp, bucket):
     host = fleet[0]
     load_images([host], build_images() + run_images())
     stack = RemoteStack(stack_tmp, host, **bucket)
+    stack.env["BACKUP_S3_PATH"] = f"/{stack.project}"
+    stack.write_env()
     in_the_bucket(stack)
     try:
         deployed = stack.inv("deploy")

@@ -19,7 +19,7 @@ import uuid
 import pytest
 import requests
 
-from tests.stack.fleet.support import RemoteStack, build_images, load_images, run_images
+from tests.stack.fleet.support import RemoteStack, build_images, in_the_bucket, load_images, run_images
 from tests.stack.support import fresh_clone
 from tests.stack.traffic import Browser, Traffic, get
 from tests.support import first_group
@@ -27,6 +27,7 @@ from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
 
+SWARM_BUCKET_OVERRIDE = "tests/stack/fleet/compose.backup-bucket-swarm.yaml"
 # Past nginx's 5s connect timeout to an app replica that went away: the proxy then tries another.
 REQUEST_TIMEOUT = 10
 
@@ -47,11 +48,14 @@ def swarm(fleet):
 
 
 @pytest.fixture(scope="module")
-def stack(swarm, stack_tmp):
+def stack(swarm, stack_tmp, bucket):
+    """Three app replicas, the database on the labelled node, the backups in the fleet's bucket."""
     manager = swarm[0]
-    stack = RemoteStack(stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true")
-    stack.env["IMAGE_PREFIX"] = f"registry:5000/{stack.project}"
+    stack = RemoteStack(stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true", **bucket)
+    ca = str(stack_tmp / "fleet-certs" / "ca.pem")
+    stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", BACKUP_S3_PATH=f"/{stack.project}", TEST_CA_FILE=ca)
     stack.write_env()
+    in_the_bucket(stack, SWARM_BUCKET_OVERRIDE)
     deployed = stack.inv("deploy", "--swarm")
     assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
     return stack
@@ -104,6 +108,13 @@ def test_the_secrets_are_docker_secrets_not_environment_variables(stack):
     env = json.loads(stack.host.docker("service", "inspect", "--format", template, f"{stack.project}_app"))
     assert "SECRET_KEY_FILE=/run/secrets/secret_key" in env
     assert not any(stack.env[name] in line for line in env for name in ("SECRET_KEY", "POSTGRES_PASSWORD"))
+    # The backups' key and the bucket's keys too, in the database and the backup service.
+    secret = ("POSTGRES_PASSWORD", "BACKUP_KEY", "BACKUP_S3_KEY", "BACKUP_S3_KEY_SECRET")
+    for service in ("db", "backup"):
+        env = json.loads(stack.host.docker("service", "inspect", "--format", template, f"{stack.project}_{service}"))
+        assert "PGBACKREST_REPO1_CIPHER_PASS_FILE=/run/secrets/backup_key" in env
+        assert "PGBACKREST_REPO1_S3_KEY_SECRET_FILE=/run/secrets/backup_s3_key_secret" in env
+        assert not any(stack.env[name] in line for line in env for name in secret), service
 
 
 def user(stack, swarm) -> tuple[str, str]:
