@@ -88,10 +88,15 @@ def registry_of(image_prefix: str) -> str:
 
 def job_options(spec: dict, settings_file: str) -> list[str]:
     """`docker service create` options that give a one-off job a service's networks, secrets,
-    volumes, user, placement and settings (SPEC: its task template; SETTINGS_FILE: its env)."""
+    configs, extra hosts, volumes, user, placement and settings (SPEC: its task template;
+    SETTINGS_FILE: its env)."""
     container = spec["ContainerSpec"]
     options = [f"--network {network['Target']}" for network in spec.get("Networks", [])]
     options += [f"--secret source={s['SecretName']},target={s['File']['Name']}" for s in container.get("Secrets", [])]
+    options += [f"--config source={c['ConfigName']},target={c['File']['Name']}" for c in container.get("Configs", [])]
+    # The swarm keeps each as "ADDRESS NAME", as in /etc/hosts.
+    hosts = (line.split(maxsplit=1) for line in container.get("Hosts", []))
+    options += [f"--host {name}:{address}" for address, name in hosts]
     for mount in container.get("Mounts", []):
         volume = f"type={mount['Type']},target={mount['Target']}"
         volume += f",source={mount['Source']}" if mount.get("Source") else ""

@@ -20,6 +20,8 @@ BACKUP_SERVICE = {
             {"Type": "volume", "Source": "site_backups", "Target": "/backups"},
         ],
         "Secrets": [{"SecretName": "site_backup_key_1", "File": {"Name": "/run/secrets/backup_key"}}],
+        "Configs": [{"ConfigName": "site_ca", "File": {"Name": "/certs/ca.pem"}}],
+        "Hosts": ["10.0.0.9 store"],
     },
     "Networks": [{"Target": "net-db"}],
     "Placement": {"Constraints": ["node.labels.db == true"]},
@@ -57,6 +59,7 @@ def test_a_swarm_restore_stops_the_writers_archives_restores_with_the_database_s
     jobs = [command for command in ran if "--mode replicated-job" in command]
     assert all("--constraint 'node.labels.db == true'" in job for job in jobs), "every job beside the database"
     assert all("--user 999:999" in job and "target=/run/secrets/backup_key" in job for job in jobs)
+    assert all("--config source=site_ca,target=/certs/ca.pem" in job and "--host store:10.0.0.9" in job for job in jobs)
     data = "type=volume,target=/var/lib/postgresql/data,source=site_db-data"
     restoring = next(job for job in jobs if "pgbackrest restore" in job)
     assert f"--mount {data} " in restoring, "the restore writes the data volume"
