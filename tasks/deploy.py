@@ -100,11 +100,11 @@ def backups(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
 
 @task(
     help={
-        "dump": "a folder made by inv backup --dump, or by a release before its migrations",
+        "dump": "a folder of inv backup --dump or of a release before its migrations; on a swarm, a snapshot's name",
         "latest": "the database back to the last second archived",
         "to": 'the database back to this moment: "YYYY-MM-DD HH:MM:SS", in UTC',
         "yes": "do not ask first",
-        "swarm": "the swarm's stack (--latest or --to)",
+        "swarm": "the swarm's stack (--latest, --to, or --dump before-RELEASE)",
         **DEPLOY_HELP,
     },
 )
@@ -113,19 +113,20 @@ def restore(c, dump="", latest=False, to="", yes=False, swarm=False, host="", en
     a dump folder (--dump, with its uploads). The app stops meanwhile and starts again after."""
     if sum(map(bool, (dump, latest, to))) != 1:
         raise Exit('Say what to restore: --latest, --to "YYYY-MM-DD HH:MM:SS" (UTC), or --dump FOLDER.', 1)
-    if dump and swarm:
-        raise Exit("--dump restores a one-host deployment: on a swarm, --latest or --to.", 1)
-    if dump:
+    if dump and not swarm:
         dumps.check_backup(Path(dump))
     if to:
         continuous.parse_time(to)
     deployment = deployment_of(env_file, host, override)
     if not yes:
         question = (
-            f"Replace the database{' and media files' if dump else ''} of {deployment.name} on {deployment.where}?"
+            f"Replace the database{' and media files' if dump and not swarm else ''} of {deployment.name} "
+            f"on {deployment.where}?"
         )
         confirm(question, "Nothing restored. Add --yes to restore without asking.")
-    if dump:
+    if dump and swarm:
+        swarm_backups.restore_snapshot(c, deployment, dump)
+    elif dump:
         dumps.restore(c, deployment, Path(dump))
     else:
         (swarm_backups if swarm else continuous).restore(c, deployment, to)

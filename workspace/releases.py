@@ -215,10 +215,10 @@ def records(c, deployment: Deployment, release: str) -> list[dict]:
     return [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
 
 
-def prune(c, deployment: Deployment, known: list[dict], keep: int) -> None:
-    """The images of the releases past the newest KEEP, and only those."""
+def prune(c, deployment: Deployment, known: list[dict], keep: int, parts: tuple[str, ...] = RELEASE_PARTS) -> None:
+    """The images (of PARTS) of the releases past the newest KEEP, and only those."""
     for entry in known[keep:]:
-        tags = " ".join(image(deployment, service, entry["name"]) for service in RELEASE_PARTS)
+        tags = " ".join(image(deployment, service, entry["name"]) for service in parts)
         deployment.docker(c, f"image rm {tags}", hide=True, warn=True)
 
 

@@ -145,11 +145,12 @@ def run_job(c, deployment: Deployment, job: str, create: Callable[[str], str]) -
 
 
 def swarm_manage(
-    c, deployment: Deployment, *commands: str, image: str = "", env: Mapping[str, str] | None = None
+    c, deployment: Deployment, *commands: str, image: str = "", env: Mapping[str, str] | None = None, quiet=False
 ) -> str:
     """Run manage.py commands once, in a swarm job (with the app service's image, or IMAGE; ENV
     added to its settings), on whichever node has room: the engine `--host` names needs no app
-    replica. Returns what the job printed; stops with its last line when it failed."""
+    replica. Returns what the job printed (shown too, unless QUIET); stops with its last line
+    when it failed."""
     spec = task_template(c, deployment, "app")
     lines = [*spec["ContainerSpec"]["Env"], *(f"{name}={value}" for name, value in (env or {}).items())]
     job = f"{deployment.name}_manage"
@@ -159,7 +160,8 @@ def swarm_manage(
         return manage_job(spec, job, deployment.name, settings_file, *commands, image=image)
 
     output, completed = run_job(c, deployment, job, create)
-    print(output, end="", flush=True)
+    if not quiet or not completed:
+        print(output, end="", flush=True)
     if not completed:
         last = output.strip().splitlines()[-1] if output.strip() else "the job did not complete"
         raise Exit(f"manage.py {' && '.join(commands)} failed on the swarm: {last}", 1)

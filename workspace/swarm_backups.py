@@ -4,6 +4,7 @@ manager, so the tasks' work runs in one-off jobs beside the database: the backup
 node, volumes, networks, secrets and settings."""
 
 import json
+import re
 import shlex
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from invoke import Exit
 
 from workspace.backups import ARCHIVER, HALF_RESTORED, describe, parse_archiver, restore_command, restore_target, stamp
 from workspace.deployment import Deployment
+from workspace.dumps import LOAD
 from workspace.shell import run, say
 from workspace.swarm import job_options, run_job, swarm_manage, task_template
 
@@ -27,9 +29,10 @@ WAIT_PROMOTED = (
 DRILL_PORT = 5433
 
 
-def backup_job(c, deployment: Deployment, script: str, *, writable: str = "", detach: bool = False) -> str:
+def backup_job(c, deployment: Deployment, script: str, *, writable: str = "", what: str = "") -> str:
     """SCRIPT run once in a job beside the database (WRITABLE: a mount the job may write, which the
-    backup service reads only). What it printed; stops with its last line when it failed."""
+    backup service reads only). What it printed; stops with its last line when it failed (naming
+    WHAT it did, else the script's first word)."""
     spec = task_template(c, deployment, "backup")
     container = spec["ContainerSpec"]
     for mount in container.get("Mounts", []):
@@ -47,7 +50,7 @@ def backup_job(c, deployment: Deployment, script: str, *, writable: str = "", de
     output, completed = run_job(c, deployment, job, create)
     if not completed:
         last = output.strip().splitlines()[-1] if output.strip() else "the job did not complete"
-        raise Exit(f"{script.split(maxsplit=1)[0]} failed on the swarm: {last}\nHint: {HINT}", 1)
+        raise Exit(f"{what or script.split(maxsplit=1)[0]} failed on the swarm: {last}\nHint: {HINT}", 1)
     return output
 
 
@@ -107,6 +110,41 @@ def restore(c, deployment: Deployment, to: str = "") -> None:
     scale(c, deployment, app=app, backup=1)
     moment = stamp(target) if target is not None else "the last second archived"
     say(f"Restored {deployment.name} on the swarm to {moment} in {time.monotonic() - started:.0f} s")
+
+
+# A release's snapshots (pg_dump, custom format), in the backups volume on the database's node,
+# readable by its user only: beside the database, where the engine `--host` names cannot reach.
+SNAPSHOTS = "/backups/snapshots"
+
+
+def snapshot(c, deployment: Deployment, name: str) -> str:
+    """The database alone, as NAME in SNAPSHOTS (a release's, before its migrations); NAME."""
+    path = f"{SNAPSHOTS}/{name}.dump"
+    dump = f"pg_dump --format=custom --file {path}.partial && mv {path}.partial {path}"
+    backup_job(c, deployment, f"umask 077 && mkdir -p {SNAPSHOTS} && {dump}", what="pg_dump")
+    say(f"Snapshot of the database: {name} (in the backups volume, on the database's node)")
+    return name
+
+
+def restore_snapshot(c, deployment: Deployment, name: str) -> None:
+    """The database as snapshot NAME holds it, the app scaled to 0 meanwhile (the proxies answer 502)
+    and back to its replicas after. All of it in one transaction: a failed load changes nothing."""
+    if not re.fullmatch(r"[\w.-]+", name):
+        raise Exit(f"--dump {name}: on a swarm, the name of a release's snapshot (before-RELEASE).", 1)
+    path = f"{SNAPSHOTS}/{name}.dump"
+    missing = f"No snapshot {name} on the database's node: `inv releases --swarm` names each release's."
+    backup_job(c, deployment, f"test -f {path} || {{ echo {shlex.quote(missing)}; exit 1; }}", what="The restore")
+    started = time.monotonic()
+    app = replicas(c, deployment, "app")
+    # Nothing writes while the database goes back.
+    scale(c, deployment, app=0)
+    try:
+        # LOAD names the database as the database's container does.
+        load = f'export POSTGRES_USER="$PGUSER" POSTGRES_DB="$PGDATABASE"; ({LOAD}) < {path}'
+        backup_job(c, deployment, load, what="The restore")
+    finally:
+        scale(c, deployment, app=app)
+    say(f"Restored {deployment.name} on the swarm from snapshot {name} in {time.monotonic() - started:.0f} s")
 
 
 def verify(c, deployment: Deployment) -> None:

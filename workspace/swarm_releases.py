@@ -11,8 +11,9 @@ from collections.abc import Mapping
 
 from invoke import Exit
 
+from workspace import swarm_backups
 from workspace.deployment import Deployment
-from workspace.releases import release_name
+from workspace.releases import prune, release_name
 from workspace.shell import say
 from workspace.swarm import create_secrets, registry_of, swarm_files, swarm_manage, swarm_stack
 
@@ -115,8 +116,13 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     # The last second before the release phase: the continuous backups restore to it
     # (docs/backups.md), the database as it was before this release's migrations.
     before = "" if first else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    taken = ""
     if not first:
-        swarm_manage(c, deployment, migrate, image=app_image(deployment, release), env=lock)
+        new = app_image(deployment, release)
+        plan = swarm_manage(c, deployment, "showmigrations --plan", image=new, quiet=True)
+        if any(line.startswith("[ ]") for line in plan.splitlines()):
+            taken = swarm_backups.snapshot(c, deployment, f"before-{release}")
+        swarm_manage(c, deployment, migrate, image=new, env=lock)
     stack_deploy(c, deployment, release, tags)
     if first:
         swarm_manage(c, deployment, migrate, env=lock)
@@ -128,10 +134,15 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
         "user": getpass.getuser(),
         "images": {"app": app_image(deployment, release), **images},
         "migrations": json.loads(state),
-        "snapshot": "",
+        "snapshot": taken,
         "before": before,
     }
-    swarm_manage(c, deployment, f"release_record add {shlex.quote(json.dumps(entry))}")
+    add = f"release_record add {shlex.quote(json.dumps(entry))}"
+    recorded = swarm_manage(c, deployment, add, "release_record list")
+    known = [json.loads(line) for line in recorded.splitlines() if line.startswith("{")]
+    # This engine built them: it keeps the newest releases' images. The registry keeps them all.
+    parts = ("app", "proxy", "front") if deployment.domain else ("app", "proxy")
+    prune(c, deployment, known, int(deployment.settings.get("RELEASES_KEPT") or 5), parts)
     port = deployment.settings.get("PROXY_PORT") or 8000
     where = deployment.url() if deployment.domain else f"port {port} of each node"
     say(f"Release {release} of {deployment.name} serves on the swarm on {deployment.where}: {where}")
@@ -156,7 +167,12 @@ def rollback_swarm(c, deployment: Deployment, target: str = "") -> None:
     try:
         swarm_manage(c, deployment, f"release_rollback {state}", image=app_image(deployment, current))
     except Exit:
-        before = known[names.index(current)].get("before")
-        restore = f'inv restore --swarm --to "{before}" --yes' if before else "`inv backups --swarm` shows the window"
+        left = known[names.index(current)]
+        if left.get("snapshot"):
+            restore = f"inv restore --swarm --dump {left['snapshot']} --yes"
+        elif left.get("before"):
+            restore = f'inv restore --swarm --to "{left["before"]}" --yes'
+        else:
+            restore = "`inv backups --swarm` shows the window"
         say(f"The schema keeps {current}'s migrations (above: which, and why); the database before them: {restore}")
     say(f"Release {target} serves on the swarm on {deployment.where}")

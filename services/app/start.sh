@@ -54,6 +54,28 @@ if [ -z "${UWSGI_SOCKET:-}" ]; then
     sockets=$(python listen_address.py)
 fi
 
+# On a swarm (STOP_DELAY, compose.swarm.yaml) a replica told to stop keeps taking requests for
+# that many seconds first: the proxies on other nodes learn it is gone only when their cached
+# lookup of `app` expires. Only then does uWSGI stop taking new ones and finish those it holds.
+# A request it had queued but not taken would be reset, and nginx resends no POST.
+if [ "${STOP_DELAY:-0}" -gt 0 ]; then
+    stopping=false
+    trap 'stopping=true' TERM INT
+    # shellcheck disable=SC2086
+    uwsgi --ini uwsgi.ini $sockets &
+    uwsgi=$!
+    # A trapped signal ends the wait.
+    status=0
+    wait "$uwsgi" || status=$?
+    if [ "$stopping" = true ]; then
+        sleep "$STOP_DELAY"
+        kill -TERM "$uwsgi"
+        status=0
+        wait "$uwsgi" || status=$?
+    fi
+    exit "$status"
+fi
+
 # exec: uWSGI takes the shell's place and receives docker's SIGTERM itself (die-on-term).
 # shellcheck disable=SC2086 # $sockets is words on purpose: --socket ADDRESS:9000 ...
 exec uwsgi --ini uwsgi.ini $sockets

@@ -192,6 +192,40 @@ def fresh_clone(target: Path, uid: int, gid: int) -> Path:
     return target
 
 
+def add_migration(app: Path, name: str, operations: str, imports: str = "") -> Path:
+    """A migration of core (in APP, a copy's services/app) after its latest one: OPERATIONS,
+    Python source of a list."""
+    folder = app / "core" / "migrations"
+    latest = max(path.stem for path in folder.glob("0*.py"))
+    path = folder / f"{int(latest[:4]) + 1:04d}_{name}.py"
+    path.write_text(
+        f"from django.db import migrations, models\n{imports}\n\n"
+        f"class Migration(migrations.Migration):\n"
+        f"    dependencies = [('core', '{latest}')]\n"
+        f"    operations = {operations}\n"
+    )
+    return path
+
+
+NOTE_MODEL = """
+
+class Note(models.Model):
+    text = models.CharField(max_length=200, default="")
+"""
+
+
+def add_note_model(app: Path) -> Path:
+    """A new model, Note, in core (in APP, a copy's services/app), and its migration."""
+    models_file = app / "core" / "models.py"
+    models_file.write_text(models_file.read_text() + NOTE_MODEL)
+    return add_migration(
+        app,
+        "note",
+        "[migrations.CreateModel('Note', [('id', models.BigAutoField(primary_key=True)), "
+        "('text', models.CharField(max_length=200, default=''))])]",
+    )
+
+
 def clone_project(project: str, workspace: Path) -> Project:
     """The development stack of a fresh clone: its .env, or the example's while it has none."""
     env_file = workspace / ".env"

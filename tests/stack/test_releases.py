@@ -17,17 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack.support import Stack, fresh_clone, remove_images
+from tests.stack.support import Stack, add_migration, add_note_model, fresh_clone, remove_images
 from tests.stack.traffic import Browser, Traffic, get
 from workspace.compose import DEPLOY_FILES
 
 pytestmark = pytest.mark.stack
-
-NOTE_MODEL = """
-
-class Note(models.Model):
-    text = models.CharField(max_length=200, default="")
-"""
 
 # A data migration without a way back (no reverse_code).
 MARK = """
@@ -58,17 +52,7 @@ class Site:
         )
 
     def migration(self, name: str, operations: str, imports: str = "") -> Path:
-        """A migration of core after its latest one: OPERATIONS, Python source of a list."""
-        folder = self.app / "core" / "migrations"
-        latest = max(path.stem for path in folder.glob("0*.py"))
-        path = folder / f"{int(latest[:4]) + 1:04d}_{name}.py"
-        path.write_text(
-            f"from django.db import migrations, models\n{imports}\n\n"
-            f"class Migration(migrations.Migration):\n"
-            f"    dependencies = [('core', '{latest}')]\n"
-            f"    operations = {operations}\n"
-        )
-        return path
+        return add_migration(self.app, name, operations, imports)
 
     def sql(self, query: str) -> str:
         command = ("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-At", "-c", query)
@@ -157,12 +141,7 @@ def site(built_images, stack_tmp):
 def test_a_changed_release_with_a_new_model_switches_under_load_without_a_failed_request(site):
     base = site.app / "core" / "templates" / "core" / "base.html"
     base.write_text(base.read_text().replace("</body>", "<p>release two</p></body>"))
-    (site.app / "core" / "models.py").write_text((site.app / "core" / "models.py").read_text() + NOTE_MODEL)
-    site.migration(
-        "note",
-        "[migrations.CreateModel('Note', [('id', models.BigAutoField(primary_key=True)), "
-        "('text', models.CharField(max_length=200, default=''))])]",
-    )
+    add_note_model(site.app)
     result, clients, took = site.under_load("deploy")
     report("deploy of a changed release with a migration", result, clients, took)
     assert result.returncode == 0, result.stdout[-5000:]

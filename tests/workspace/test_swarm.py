@@ -5,10 +5,12 @@ import json
 import re
 import shlex
 
+from invoke import MockContext, Result
+
 from tests.workspace.conftest import GOOD, calls, commands, mock_context
 from workspace.deployment import Deployment
 from workspace.swarm import create_secrets, manage_job, registry_of, secret_names, swarm_stack
-from workspace.swarm_releases import deploy_swarm
+from workspace.swarm_releases import deploy_swarm, rollback_swarm
 
 BUCKET = ("MEDIA_STORAGE=s3", "AWS_STORAGE_BUCKET_NAME=b", "AWS_S3_REGION_NAME=r")
 KEYS = ("AWS_ACCESS_KEY_ID=key-id", "AWS_SECRET_ACCESS_KEY=key-secret")
@@ -134,8 +136,76 @@ def test_with_a_registry_a_release_records_its_images_by_digest_and_the_moment_b
     assert any(" push app proxy db" in command for command in ran)
     recorded = next(command for command in ran if "manage.py release_record add" in command)
     words = shlex.split(recorded)
-    record = json.loads(shlex.split(words[words.index("-c") + 1])[-1])
+    script = shlex.split(words[words.index("-c") + 1])
+    record = json.loads(script[script.index("add") + 1])
     assert record["images"]["IMAGE_TAG"].endswith("@sha256:aa")
     assert record["images"]["PROXY_TAG"].startswith("content-")
     assert record["images"]["PROXY_TAG"].endswith("@sha256:bb")
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", record["before"])
+
+
+def test_a_swarm_release_prunes_the_images_of_the_releases_past_the_kept_ones_on_the_engine_that_built_them(
+    deploy_env, engine
+):
+    model = {"services": {"app": {"image": "a"}, "proxy": {"image": "p"}}}
+    template = {"ContainerSpec": {"Image": "site-app:old", "Env": ["A=1"]}, "Networks": []}
+    listed = "".join(json.dumps({"name": name, "migrations": {}}) + "\n" for name in ("new", "old", "older"))
+    c = mock_context(
+        {
+            "config --format json": json.dumps(model),
+            "{{json .Spec.TaskTemplate}}": json.dumps(template),
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}": "django-compose-workspace-app:old@sha256:1",
+            "service ps": "Complete 1 second ago: ",
+            "service logs": listed,
+        }
+    )
+    deploy_swarm(c, Deployment(deploy_env(*GOOD, "RELEASES_KEPT=2")))
+    removed = [command for command in commands(c) if " image rm " in command]
+    assert len(removed) == 1
+    assert removed[0].endswith("image rm django-compose-workspace-app:older django-compose-workspace-proxy:older")
+
+
+def test_a_swarm_release_with_pending_migrations_snapshots_the_database_beside_it_first(deploy_env, engine):
+    model = {"services": {"app": {"image": "a"}, "proxy": {"image": "p"}}}
+    template = {"ContainerSpec": {"Image": "site-app:old", "Env": ["A=1"]}, "Networks": []}
+    c = mock_context(
+        {
+            "config --format json": json.dumps(model),
+            "{{json .Spec.TaskTemplate}}": json.dumps(template),
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}": "django-compose-workspace-app:old@sha256:1",
+            "service ps": "Complete 1 second ago: ",
+            "service logs": '[X]  core.0003_attachment_index\n[ ]  core.0004_note\n{"core": "0004_note"}\n',
+        }
+    )
+    deploy_swarm(c, Deployment(deploy_env(*GOOD)))
+    ran = commands(c)
+    steps = [
+        next(i for i, command in enumerate(ran) if marker in command)
+        for marker in ("manage.py showmigrations --plan", "pg_dump --format=custom", "manage.py release_migrate")
+    ]
+    assert steps == sorted(steps)
+    recorded = shlex.split(shlex.split(next(command for command in ran if "release_record add" in command))[-1])
+    record = json.loads(recorded[recorded.index("add") + 1])
+    assert record["snapshot"] == f"before-{record['name']}"
+    assert f"/backups/snapshots/before-{record['name']}.dump" in ran[steps[1]]
+
+
+def test_a_swarm_rollback_over_an_irreversible_migration_names_the_snapshots_restore(deploy_env, engine, capsys):
+    model = {"services": {"app": {"image": "a"}, "proxy": {"image": "p"}}}
+    template = {"ContainerSpec": {"Image": "site-app:new", "Env": ["A=1"]}, "Networks": []}
+    known = [
+        {"name": "new", "images": {"IMAGE_TAG": "new"}, "migrations": {}, "snapshot": "before-new", "before": "x"},
+        {"name": "old", "images": {"IMAGE_TAG": "old"}, "migrations": {}, "snapshot": "", "before": ""},
+    ]
+    outputs = {
+        "config --format json": json.dumps(model),
+        "{{json .Spec.TaskTemplate}}": json.dumps(template),
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}": "django-compose-workspace-app:new@sha256:1",
+        "service logs": "".join(json.dumps(entry) + "\n" for entry in known),
+    }
+    # The records' job completes, the reversing one fails.
+    results = {re.compile(".*service ps"): [Result("Complete 1 second ago: "), Result("Failed 1 second ago: ")]}
+    results |= {re.compile(".*" + re.escape(pattern)): Result(out) for pattern, out in outputs.items()}
+    c = MockContext(run={**results, re.compile(".*"): Result("")})
+    rollback_swarm(c, Deployment(deploy_env(*GOOD)))
+    assert "inv restore --swarm --dump before-new --yes" in capsys.readouterr().out

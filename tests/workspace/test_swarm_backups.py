@@ -5,6 +5,9 @@ writable only for the restore itself."""
 import json
 import time
 
+import pytest
+from invoke import Exit
+
 from tests.workspace.conftest import GOOD, commands, mock_context
 from tests.workspace.test_backups import info
 from workspace import swarm_backups
@@ -64,3 +67,36 @@ def test_a_swarm_restore_stops_the_writers_archives_restores_with_the_database_s
     restoring = next(job for job in jobs if "pgbackrest restore" in job)
     assert f"--mount {data} " in restoring, "the restore writes the data volume"
     assert all(f"--mount {data},readonly" in job for job in jobs if job is not restoring)
+
+
+def test_a_swarm_snapshot_restore_checks_the_name_then_loads_it_with_the_app_scaled_to_0_and_back(deploy_env, engine):
+    c = mock_context(
+        {
+            "{{json .Spec.TaskTemplate}}": json.dumps(BACKUP_SERVICE),
+            "{{.Spec.Mode.Replicated.Replicas}}": "3",
+            "service ps": "Complete 1 second ago: ",
+        }
+    )
+    swarm_backups.restore_snapshot(c, Deployment(deploy_env(*GOOD)), "before-3f2c9a1b7d4e")
+    ran = commands(c)
+    site = "django-compose-workspace-deploy"
+    steps = [
+        next(i for i, command in enumerate(ran) if marker in command)
+        for marker in (
+            "test -f /backups/snapshots/before-3f2c9a1b7d4e.dump",
+            f"service scale --detach=false {site}_app=0",
+            "< /backups/snapshots/before-3f2c9a1b7d4e.dump",
+            f"service scale --detach=false {site}_app=3",
+        )
+    ]
+    assert steps == sorted(steps)
+    loading = ran[steps[2]]
+    assert "pg_restore" in loading
+    assert "--constraint 'node.labels.db == true'" in loading
+
+
+def test_a_swarm_snapshot_name_that_is_not_one_is_refused_before_anything_runs(deploy_env, engine):
+    c = mock_context()
+    with pytest.raises(Exit, match="--dump backups/x; rm: on a swarm, the name of a release's snapshot"):
+        swarm_backups.restore_snapshot(c, Deployment(deploy_env(*GOOD)), "backups/x; rm")
+    assert commands(c) == []

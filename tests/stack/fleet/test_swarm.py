@@ -1,23 +1,26 @@
 """The deploy files on a swarm of three fleet hosts (`inv deploy --swarm --host ssh://manager`):
 the images go through the fleet's registry, the database stays on the node labelled for it,
 every node runs a proxy, when a worker dies the swarm moves its replicas and no acknowledged
-write is lost, and then a rolling update across the remaining nodes fails no request; one
-backup service runs beside the database, its backups in a bucket, and the backup tasks
-(`--swarm`) back up, check and restore to a second.
+write is lost, and then a changed release and its rollback roll across the remaining nodes under
+load failing no request; one backup service runs beside the database, its backups in a bucket,
+and the backup tasks (`--swarm`) back up, check and restore to a second.
 
 Requests come from this machine to each node's proxy port, as a front (a load balancer) would
 send them; HTTPS is on, so every request carries the front's X-Forwarded-Proto header."""
 
 import itertools
 import json
+import os
 import re
+import subprocess
 import time
 import uuid
 
 import pytest
 import requests
 
-from tests.stack.fleet.support import RemoteStack, build_images, in_the_bucket, load_images, run_images
+from tests.stack.fleet.support import RemoteStack, build_images, execute, in_the_bucket, load_images, run_images
+from tests.stack.support import add_note_model, fresh_clone
 from tests.stack.traffic import Browser, Traffic, get
 from tests.support import first_group
 from workspace.compose import ROOT
@@ -130,10 +133,14 @@ def user(stack, swarm) -> tuple[str, str]:
     return name, password
 
 
-def stored_titles(stack, host) -> set[str]:
+def sql(stack, host, query: str) -> str:
+    """QUERY's answer from the database, on HOST (the database's node)."""
     db = host.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack.project}_db").strip()
-    query = "SELECT title FROM core_todo"
-    return set(host.docker("exec", db, "psql", "-U", "app", "-d", "app", "-At", "-c", query).splitlines())
+    return host.docker("exec", db, "psql", "-U", "app", "-d", "app", "-At", "-c", query).strip()
+
+
+def stored_titles(stack, host) -> set[str]:
+    return set(sql(stack, host, "SELECT title FROM core_todo").splitlines())
 
 
 def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(stack, swarm):
@@ -174,33 +181,73 @@ def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(
     manager.docker("node", "rm", "--force", "node2")
 
 
-def test_a_rolling_update_across_the_remaining_nodes_fails_no_request(stack, swarm):
-    before = tasks(stack, "app")
-    clients = [Traffic([host.url for host in swarm[:2]]) for _ in range(6)]
+def under_load(stack, swarm, *args: str, cwd=ROOT) -> tuple[subprocess.CompletedProcess, list[Traffic]]:
+    """`inv ARGS` (in CWD, a copy of the repository) while three readers and a logged-in writer
+    send requests to the two remaining nodes: the run and the traffic."""
+    urls = [host.url for host in swarm[:2]]
+    browser = Browser()
+    browser.log_in(urls[0], *user(stack, swarm))
+    clients = [Traffic(urls) for _ in range(3)] + [Traffic(urls, browser)]
     for client in clients:
         client.start()
     try:
         started = time.monotonic()
-        stack.host.docker("service", "update", "--force", "--detach=false", f"{stack.project}_app", timeout=600)
-        updated = time.monotonic()
+        result = stack.inv(*args, cwd=cwd, timeout=900)
+        took = time.monotonic() - started
+        time.sleep(1)
     finally:
         for client in clients:
             client.stop()
-    answers = [answer for client in clients for answer, _, _ in client.answers]
-    times = sorted(t for client in clients for _, t, _ in client.answers)
-    longest_pause = max(b - a for a, b in itertools.pairwise([started, *[t for t in times if t > started], updated]))
+    answers = [(answer, begun - started) for client in clients for answer, begun, _ in client.answers]
+    finished = sorted(end for client in clients for _, _, end in client.answers)
+    gap = max(b - a for a, b in itertools.pairwise(finished))
+    failed = [(answer, round(at, 1)) for answer, at in answers if answer not in (200, 302)]
     print(
-        f"rolling update: {updated - started:.0f}s, {len(answers)} requests, "
-        f"{sum(a != 200 for a in answers)} failed, longest pause between requests {longest_pause:.2f}s"
+        f"swarm {args[0]}: {took:.0f}s, {len(answers)} requests ({len(answers) / took:.0f}/s), "
+        f"{len(failed)} failed {failed[:5]}, longest gap between answers {gap:.2f}s"
     )
-    # Requests went on all through the update (how many depends on the machine's speed): a stopped
-    # replica's address costs at most the proxy's connect timeout (2s) until it expires.
-    assert longest_pause < 3, "requests stalled during the update"
-    assert set(answers) == {200}, [a for a in answers if a != 200][:5]
-    after = tasks(stack, "app")
-    assert len(after) == 3
-    assert not {t for _, t in before} & {t for _, t in after}, "every replica was replaced"
-    assert len({node for node, _ in after}) == 2
+    return result, clients
+
+
+def why_failed(stack) -> str:
+    """What the app and the database said lately, and the database's tasks: why requests failed."""
+    said = []
+    for service in ("app", "db"):
+        command = ("service", "logs", "--raw", "--since", "3m", f"{stack.project}_{service}")
+        logs = execute("docker", "-H", stack.host.address, *command, check=False)
+        lines = (logs.stdout + logs.stderr).splitlines()
+        said += [f"{service}: {line}" for line in lines if re.search("WARNING|ERROR|FATAL|LOG:", line)][-30:]
+    tasks_of_db = stack.host.docker("service", "ps", "--no-trunc", f"{stack.project}_db", check=False)
+    return "\n".join([*said, tasks_of_db])
+
+
+def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_under_load_failing_no_request(
+    stack, swarm, tmp_path
+):
+    """`inv deploy --swarm` of a changed page and a new model from a copy of the repository, then
+    `inv rollback --swarm`, while readers and a logged-in writer keep the two remaining nodes busy:
+    every replica is replaced each time, no request fails, every acknowledged write is stored, each
+    release serves its own page, and the rollback reverses the new model's migration."""
+    copy = fresh_clone(tmp_path / "site", os.getuid(), os.getgid())
+    base = copy / "services" / "app" / "core" / "templates" / "core" / "base.html"
+    base.write_text(base.read_text().replace("</body>", "<p>release two</p></body>"))
+    add_note_model(copy / "services" / "app")
+    for args, cwd, page in ((("deploy", "--swarm"), copy, True), (("rollback", "--swarm"), ROOT, False)):
+        before = tasks(stack, "app")
+        result, clients = under_load(stack, swarm, *args, cwd=cwd)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        answers = [answer for client in clients for answer, _, _ in client.answers]
+        failed = [answer for answer in answers if answer not in (200, 302)]
+        assert failed == [], f"{failed}\n{why_failed(stack)}"
+        written = {title for client in clients for title in client.written}
+        assert written, "the writer wrote"
+        assert written <= stored_titles(stack, swarm[1]), "an acknowledged write is missing"
+        assert ("release two" in get(swarm[0].url + "/").text) is page
+        assert sql(stack, swarm[1], "SELECT to_regclass('core_note')") == ("core_note" if page else "")
+        after = tasks(stack, "app")
+        assert len(after) == 3
+        assert not {t for _, t in before} & {t for _, t in after}, "every replica was replaced"
+        assert {node for node, _ in after} == {"node0", "node1"}
 
 
 ADD_TODO = "from core.models import Todo; Todo.objects.create(title={!r})"
