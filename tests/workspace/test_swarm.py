@@ -204,7 +204,7 @@ def test_a_swarm_rollback_over_an_irreversible_migration_names_the_snapshots_res
         "service logs": "".join(json.dumps(entry) + "\n" for entry in known),
     }
     # The records' job completes, the reversing one fails.
-    results = {re.compile(".*service ps"): [Result("Complete 1 second ago: "), Result("Failed 1 second ago: ")]}
+    results: dict = {re.compile(".*service ps"): [Result("Complete 1 second ago: "), Result("Failed 1 second ago: ")]}
     results |= {re.compile(".*" + re.escape(pattern)): Result(out) for pattern, out in outputs.items()}
     c = MockContext(run={**results, re.compile(".*"): Result("")})
     rollback_swarm(c, Deployment(deploy_env(*GOOD)))

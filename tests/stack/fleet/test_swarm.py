@@ -244,6 +244,8 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
         assert written <= stored_titles(stack, swarm[1]), "an acknowledged write is missing"
         assert ("release two" in get(swarm[0].url + "/").text) is page
         assert sql(stack, swarm[1], "SELECT to_regclass('core_note')") == ("core_note" if page else "")
+        if page:
+            assert re.search(r"Snapshot of the database: before-\S+ \(in the backups volume", result.stdout)
         after = tasks(stack, "app")
         assert len(after) == 3
         assert not {t for _, t in before} & {t for _, t in after}, "every replica was replaced"
