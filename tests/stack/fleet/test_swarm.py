@@ -258,7 +258,7 @@ ADD_TODO = "from core.models import Todo; Todo.objects.create(title={!r})"
 def test_one_backup_service_beside_the_database_backs_up_checks_and_restores_to_a_second(stack, swarm):
     """`inv backup --swarm`, `inv backups --swarm`, `inv backup --verify --swarm`, then `inv restore
     --swarm --to` a second between two writes: the first write is back, the second is not, and
-    the nodes serve again."""
+    the nodes serve again; then `inv restore --swarm --dump` of the release's snapshot above."""
     assert [node for node, _ in tasks(stack, "backup")] == ["node1"], "one scheduler, on the database's node"
     taken = stack.inv("backup", "--swarm")
     assert taken.returncode == 0, taken.stdout[-3000:] + taken.stderr[-2000:]
@@ -290,6 +290,24 @@ def test_one_backup_service_beside_the_database_backs_up_checks_and_restores_to_
         assert time.monotonic() < deadline, "the site did not answer within 60 s of the restore"
         time.sleep(1)
     print(f"swarm restore to a second: {took:.0f} s, the task's own count included")
+
+    # The snapshot the release above took before its migrations (the backups volume, on the
+    # database's node): the database as it was then, without the write made since.
+    label = f"label=com.docker.swarm.service.name={stack.project}_backup"
+    backup = swarm[1].docker("ps", "-q", "--filter", label).split()[0]
+    names = swarm[1].docker("exec", backup, "ls", "/backups/snapshots").split()
+    assert len(names) == 1, names
+    started = time.monotonic()
+    restored = stack.inv("restore", "--swarm", "--dump", names[0].removesuffix(".dump"), "--yes")
+    took = time.monotonic() - started
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-2000:]
+    assert "kept: before" not in stored_titles(stack, swarm[1])
+    assert len(tasks(stack, "app")) == 3
+    deadline = time.monotonic() + 60
+    while get(swarm[0].url + "/healthz").status_code != 200:
+        assert time.monotonic() < deadline, "the site did not answer within 60 s of the restore"
+        time.sleep(1)
+    print(f"swarm restore of a release's snapshot: {took:.0f} s, the task's own count included")
 
 
 # Run in the front's network as a swarm job, where a client of the site is: fetches Pebble's
