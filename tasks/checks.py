@@ -42,6 +42,7 @@ def verify(c):
     require_engine()
     with c.cd(ROOT):
         # Two test modules at a time (pytest-xdist): most of the time goes to waiting on
-        # containers. The slowest tests listed at the end: the suite's time is a budget.
-        parallel = "--numprocesses 2 --dist loadgroup"
+        # containers. In the order collected: the fleet's modules, the longest, first, one on
+        # each worker. The slowest tests listed at the end: the suite's time is a budget.
+        parallel = "--numprocesses 2 --dist loadgroup --no-loadscope-reorder"
         run(c, f"{PYTHON} -m pytest {parallel} --durations=15 {typed_words('tests/stack')}")

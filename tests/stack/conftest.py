@@ -24,10 +24,9 @@ def pytest_collection_modifyitems(config, items):
             if item.get_closest_marker("stack"):
                 item.add_marker(skip)
     # In a parallel run (inv verify: pytest-xdist, --dist loadgroup), a test module runs whole on
-    # one worker, its stack set up once; the fleet's modules share one worker and one fleet.
+    # one worker, its stack (a fleet's module: its fleet) set up once.
     for item in items:
-        group = "fleet" if item.path.parent.name == "fleet" else item.path.stem
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(item.path.stem))
     # The check that the suite left this machine's engine as it was (test_host_engine.py) runs
     # after everything else, and its bystander stack is up from the first test on (of each
     # worker): only when that check is among the tests selected.

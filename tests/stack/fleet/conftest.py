@@ -25,9 +25,11 @@ HOST_IMAGE = "django-compose-workspace-fleet-host"
 FLEET_SIZE = 3
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    """FLEET_SIZE hosts, their engines answering over ssh; host 0 runs the registry."""
+    """FLEET_SIZE hosts, their engines answering over ssh; host 0 runs the registry. One fleet per
+    test module: a swarm's hosts are no use to a deploy over ssh, and each module may run on a
+    worker of its own (inv verify)."""
     if not shutil.which("ssh") or not shutil.which("ssh-keygen"):
         pytest.skip("the fleet tests need the OpenSSH client (ssh, ssh-keygen)")
     execute("docker", "build", "-q", "-t", HOST_IMAGE, "-f", str(FLEET / "host.Dockerfile"), str(FLEET), timeout=900)
@@ -69,7 +71,7 @@ def fleet(tmp_path_factory):
             execute("docker", "network", "rm", name, check=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def bucket(fleet, stack_tmp):
     """The bucket `backups` for the sites' backups, off the hosts they run on: SeaweedFS over TLS
     (pgBackRest speaks no plain http) in a plain container of fleet host 1, reached from the
@@ -78,7 +80,7 @@ def bucket(fleet, stack_tmp):
     BACKUP_S3_PATH."""
     host = fleet[1]
     load_images([host], (STORE_IMAGE,))
-    certs = stack_tmp / "fleet-certs"
+    certs = stack_tmp / f"{fleet[0].container}-certs"
     make_certificates(certs)
     for each in fleet:
         execute("docker", "cp", str(certs), f"{each.container}:/etc/test-certs")
@@ -104,6 +106,8 @@ def bucket(fleet, stack_tmp):
             "BACKUP_S3_URI_STYLE": "path",
             **keys,
             "TEST_STORE_ADDRESS": host.shell("hostname -i").strip(),
+            # The CA, for a swarm's config (compose.backup-bucket-swarm.yaml).
+            "TEST_CA_FILE": str(certs / "ca.pem"),
         }
     finally:
         host.docker("rm", "--force", "--volumes", "store", check=False)

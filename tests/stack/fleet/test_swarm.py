@@ -52,8 +52,7 @@ def stack(swarm, stack_tmp, bucket):
     """Three app replicas, the database on the labelled node, the backups in the fleet's bucket."""
     manager = swarm[0]
     stack = RemoteStack(stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true", **bucket)
-    ca = str(stack_tmp / "fleet-certs" / "ca.pem")
-    stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", BACKUP_S3_PATH=f"/{stack.project}", TEST_CA_FILE=ca)
+    stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", BACKUP_S3_PATH=f"/{stack.project}")
     stack.write_env()
     in_the_bucket(stack, SWARM_BUCKET_OVERRIDE)
     deployed = stack.inv("deploy", "--swarm")
