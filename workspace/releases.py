@@ -280,9 +280,11 @@ def listing(c, deployment: Deployment) -> None:
 
 
 def show(known: list[dict], current: str) -> None:
-    """Releases as `inv releases` prints them: name, time, deployer, migrations; the serving one marked."""
+    """Releases as `inv releases` prints them: name, time, deployer, migrations, the snapshot taken
+    before them; the serving one marked."""
     for entry in known:
         mark = "  <- serving" if entry["name"] == current else ""
         ours = sorted((app, name) for app, name in entry["migrations"].items() if app not in FRAMEWORK_APPS)
         migrations = ", ".join(f"{app} {name}" for app, name in ours)
-        print(f"{entry['name']:32} {entry['time']:24} {entry['user']:12} {migrations}{mark}")
+        taken = f"  snapshot: {entry['snapshot']}" if entry.get("snapshot") else ""
+        print(f"{entry['name']:32} {entry['time']:24} {entry['user']:12} {migrations}{taken}{mark}")

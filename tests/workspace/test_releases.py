@@ -71,3 +71,15 @@ def test_the_reason_is_the_health_checks_last_line():
     assert releases.last_health_output(container(output="Traceback...\nOperationalError: no db\n")) == (
         "OperationalError: no db"
     )
+
+
+def test_the_listing_names_each_releases_snapshot_and_marks_the_serving_one(capsys):
+    known = [
+        {"name": "b", "time": "t2", "user": "me", "migrations": {"core": "0004_note", "auth": "0012"}, "snapshot": ""},
+        {"name": "a", "time": "t1", "user": "me", "migrations": {"core": "0003"}, "snapshot": "before-a"},
+    ]
+    releases.show(known, "b")
+    newer, older = capsys.readouterr().out.splitlines()
+    assert newer.endswith("core 0004_note  <- serving")
+    assert "auth" not in newer
+    assert older.endswith("core 0003  snapshot: before-a")
