@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack.fleet.support import PROXY_PORT, STORE_IMAGE, Host, execute, load_images
+from tests.stack.fleet.support import PROXY_PORT, STORE_IMAGE, Host, bucket_certificates, execute, load_images
 from tests.stack.support import make_certificates
 
 FLEET = Path(__file__).resolve().parent
@@ -80,7 +80,7 @@ def bucket(fleet, stack_tmp):
     BACKUP_S3_PATH."""
     host = fleet[1]
     load_images([host], (STORE_IMAGE,))
-    certs = stack_tmp / f"{fleet[0].container}-certs"
+    certs = bucket_certificates(fleet, stack_tmp)
     make_certificates(certs)
     for each in fleet:
         execute("docker", "cp", str(certs), f"{each.container}:/etc/test-certs")
@@ -106,8 +106,6 @@ def bucket(fleet, stack_tmp):
             "BACKUP_S3_URI_STYLE": "path",
             **keys,
             "TEST_STORE_ADDRESS": host.shell("hostname -i").strip(),
-            # The CA, for a swarm's config (compose.backup-bucket-swarm.yaml).
-            "TEST_CA_FILE": str(certs / "ca.pem"),
         }
     finally:
         host.docker("rm", "--force", "--volumes", "store", check=False)

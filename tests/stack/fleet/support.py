@@ -97,6 +97,11 @@ class Host:
             process.wait(timeout=10)
 
 
+def bucket_certificates(fleet: list[Host], stack_tmp: Path) -> Path:
+    """The folder of the fleet's bucket's test CA (ca.pem) and certificate (the bucket fixture)."""
+    return stack_tmp / f"{fleet[0].container}-certs"
+
+
 def build_images() -> tuple[str, ...]:
     """The registry images the stack's Dockerfiles start from (FROM, less their own stages)."""
     images: set[str] = set()

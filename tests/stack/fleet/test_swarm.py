@@ -19,7 +19,15 @@ import uuid
 import pytest
 import requests
 
-from tests.stack.fleet.support import RemoteStack, build_images, execute, in_the_bucket, load_images, run_images
+from tests.stack.fleet.support import (
+    RemoteStack,
+    bucket_certificates,
+    build_images,
+    execute,
+    in_the_bucket,
+    load_images,
+    run_images,
+)
 from tests.stack.support import add_note_model, fresh_clone
 from tests.stack.traffic import Browser, Traffic, get
 from tests.support import first_group
@@ -52,7 +60,8 @@ def stack(swarm, stack_tmp, bucket):
     """Three app replicas, the database on the labelled node, the backups in the fleet's bucket."""
     manager = swarm[0]
     stack = RemoteStack(stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true", **bucket)
-    stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", BACKUP_S3_PATH=f"/{stack.project}")
+    ca = str(bucket_certificates(swarm, stack_tmp) / "ca.pem")
+    stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", BACKUP_S3_PATH=f"/{stack.project}", TEST_CA_FILE=ca)
     stack.write_env()
     in_the_bucket(stack, SWARM_BUCKET_OVERRIDE)
     deployed = stack.inv("deploy", "--swarm")
