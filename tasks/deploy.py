@@ -54,18 +54,22 @@ def releases(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
 @task(
     help={
         "to": "the release to go back to, by name (default: the one before the serving one)",
+        "yes": "do not ask before dropping what the newer release's migrations added",
         "swarm": "on the swarm's stack",
         **DEPLOY_HELP,
     },
 )
-def rollback(c, to="", swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
+def rollback(c, to="", yes=False, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Serve an older release again, switched without dropping a request; its schema back too
-    when every newer migration can be reversed (else it says which snapshot to restore)."""
+    when every newer migration can be reversed (else it says which snapshot to restore).
+
+    What reversing them drops (tables, columns, with their rows) is named and asked about first,
+    and snapshotted before it goes."""
     deployment = deployment_of(env_file, host, override)
     if swarm:
-        swarm_releases.rollback_swarm(c, deployment, to)
+        swarm_releases.rollback_swarm(c, deployment, to, yes=yes)
     else:
-        release.rollback(c, deployment, to)
+        release.rollback(c, deployment, to, yes=yes)
 
 
 @task(

@@ -200,8 +200,9 @@ def restore(c, deployment: Deployment, to: str = "") -> None:
 
 
 def restore_uploads(deployment: Deployment, target: float | None, env: dict[str, str]) -> None:
-    """The media volume back to its newest snapshot at or before TARGET (or the newest), through
-    the archive `inv backup --dump` uses: replaced only once all of it was read."""
+    """The files of the uploads' newest snapshot at or before TARGET (or the newest) put back into
+    the media volume, through the archive `inv backup --dump` uses, once all of it was read. No
+    file is deleted: the uploads made since the snapshot are named by the rows the WAL restored."""
     before = [str(int(target))] if target is not None else []
     with tempfile.TemporaryFile() as archive:
         try:

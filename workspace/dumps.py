@@ -60,8 +60,12 @@ def backup(deployment: Deployment, into: Path = BACKUPS) -> Path:
 
 
 def snapshot(deployment: Deployment, name: str, into: Path = BACKUPS) -> Path:
-    """The database alone (a release's snapshot before its migrations), as backups/NAME/db.dump."""
-    folder = private_folder(into / f"{name}.partial")
+    """The database alone (a release's snapshot before its migrations), as backups/NAME/db.dump.
+    A retry of the same release takes it again: the database may have changed since; an older
+    snapshot of that name, or a run's leftover, goes once the new one is whole."""
+    partial = into / f"{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    folder = private_folder(partial)
     try:
         descriptor = os.open(folder / "db.dump", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as out:
@@ -69,6 +73,7 @@ def snapshot(deployment: Deployment, name: str, into: Path = BACKUPS) -> Path:
     except BaseException:
         shutil.rmtree(folder)
         raise
+    shutil.rmtree(into / name, ignore_errors=True)
     taken = folder.rename(into / name)
     say(f"Snapshot of the database: {short_path(taken)}/db.dump")
     return taken.relative_to(ROOT) if taken.is_relative_to(ROOT) else taken

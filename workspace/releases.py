@@ -27,7 +27,7 @@ from invoke import Exit
 from workspace.compose import ROOT
 from workspace.deployment import Deployment
 from workspace.dumps import snapshot
-from workspace.shell import say
+from workspace.shell import confirm, say
 
 # Seconds the old containers keep their requests in flight after the proxy moved on.
 DRAIN = 2
@@ -241,33 +241,92 @@ def deploy(c, deployment: Deployment, *, allow_unsafe: bool) -> None:
     say(f"Release {release} of {deployment.name} serves on {deployment.where}: {deployment.url()}")
 
 
-def rollback(c, deployment: Deployment, target: str = "") -> None:
+def rollback_target(known: list[dict], current: str, target: str, where: str, listing: str) -> dict:
+    """The record of the release to go back to: TARGET, or the one before CURRENT; refused in one
+    line when there is none, or when TARGET is newer than CURRENT (its code would run on a schema
+    without its migrations)."""
+    names = [entry["name"] for entry in known]
+    if target and target not in names:
+        raise Exit(f"No release {target} on {where}: `{listing}` lists them.", 1)
+    if current in names and target in names[: names.index(current)]:
+        raise Exit(
+            f"{target} is newer than the serving release {current}: `inv deploy` ships its code with its migrations.", 1
+        )
+    older = names[names.index(current) + 1 :] if current in names else names
+    target = target or (older[0] if older else "")
+    if not target or target == current:
+        raise Exit(f"No release before {current} to go back to: `{listing}` lists them.", 1)
+    return known[names.index(target)]
+
+
+# What a rollback names when the newer release's code predates `release_rollback --drops`.
+UNKNOWN_DROPS = ["what its migrations added (its code cannot list it)"]
+
+
+def drops(preview: str | None) -> list[str]:
+    """What `release_rollback --drops` printed, as phrases: `the table core_note (12 rows)`;
+    UNKNOWN_DROPS when it printed nothing to read (None: it failed)."""
+    line = next((line for line in reversed((preview or "").splitlines()) if line.startswith("{")), "")
+    if not line:
+        return UNKNOWN_DROPS
+    found = json.loads(line)
+    return [
+        f"the column {drop['table']}.{drop['column']} ({drop['rows']} rows hold a value)"
+        if drop["column"]
+        else f"the table {drop['table']} ({drop['rows']} rows)"
+        for drop in found["drops"]
+    ]
+
+
+def ask_to_drop(dropped: list[str], current: str, *, yes: bool) -> None:
+    """Name what reversing CURRENT's migrations drops, and ask (unless YES)."""
+    say(f"Reversing {current}'s migrations drops {'; '.join(dropped)}")
+    if not yes:
+        confirm(
+            "Roll back and drop them? A snapshot of the database is taken first.",
+            "Nothing rolled back. Add --yes to roll back without asking.",
+        )
+
+
+def kept_hint(current: str, restore: str) -> str:
+    """What a rollback says when the schema keeps CURRENT's migrations: RESTORE brings the database
+    back to before them, and what that costs."""
+    return (
+        f"The schema keeps {current}'s migrations (above: why); the older code runs on it. To bring the "
+        f"database back to before them, losing every write since {current} was deployed: {restore}"
+    )
+
+
+def rollback(c, deployment: Deployment, target: str = "", *, yes: bool = False) -> None:
     """Serve an older release again (the one before the serving one, or TARGET), switched as a
-    deploy switches; then its schema back, when every newer migration can be reversed."""
+    deploy switches; then its schema back, when every newer migration can be reversed. What the
+    reversal drops is named first, asked about, and snapshotted."""
     current = deployment.serving(c)
     if not current:
         raise Exit(f"No release serves on {deployment.where}: `inv deploy` first.", 1)
     known = records(c, deployment, current)
-    names = [entry["name"] for entry in known]
-    if target and target not in names:
-        raise Exit(f"No release {target} on {deployment.where}: `inv releases` lists them.", 1)
-    older = names[names.index(current) + 1 :] if current in names else names
-    target = target or (older[0] if older else "")
-    if not target or target == current:
-        raise Exit(f"No release before {current} to go back to: `inv releases` lists them.", 1)
-    entry = known[names.index(target)]
+    entry = rollback_target(known, current, target, deployment.where, "inv releases")
+    target = entry["name"]
+    left = next((known_entry for known_entry in known if known_entry["name"] == current), {})
     missing = deployment.docker(c, f"image inspect {image(deployment, 'app', target)}", hide=True, warn=True)
     if missing.failed:
         raise Exit(f"The images of {target} are gone (only the newest releases keep theirs): deploy it again.", 1)
-    say(f"Back to release {target} (serving: {current})")
-    switch(c, deployment, target)
     # The newer code knows the migrations to reverse: its image runs them.
     state = shlex.quote(json.dumps(entry["migrations"]))
+    preview = manage(c, deployment, current, f"release_rollback {state} --drops", hide=True, check=False, pty=False)
+    dropped = drops(preview.stdout if preview.ok else None)
+    if dropped:
+        ask_to_drop(dropped, current, yes=yes)
+    say(f"Back to release {target} (serving: {current})")
+    switch(c, deployment, target)
+    if dropped:
+        # Once the older code serves: it writes none of what goes.
+        taken = snapshot(deployment, f"before-rollback-{current}")
+        say(f"What the rollback drops stays in {taken}: `inv restore --dump {taken}` brings it back.")
     reversed_ = manage(c, deployment, current, f"release_rollback {state}", check=False, pty=False)
     if reversed_.failed:
-        left = known[names.index(current)]
-        restore = f"inv restore --dump {left['snapshot']} --yes" if left.get("snapshot") else "no snapshot was taken"
-        say(f"The schema keeps {current}'s migrations; the database as it was before them: {restore}")
+        restore = f"inv restore --dump {left['snapshot']}" if left.get("snapshot") else "no snapshot was taken"
+        say(kept_hint(current, restore))
     say(f"Release {target} serves on {deployment.where}: {deployment.url()}")
 
 

@@ -13,7 +13,7 @@ from invoke import Exit
 
 from workspace import swarm_backups
 from workspace.deployment import Deployment
-from workspace.releases import prune, release_name
+from workspace.releases import ask_to_drop, drops, kept_hint, prune, release_name, rollback_target
 from workspace.shell import say
 from workspace.swarm import create_secrets, registry_of, swarm_files, swarm_manage, swarm_stack
 
@@ -148,31 +148,41 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     say(f"Release {release} of {deployment.name} serves on the swarm on {deployment.where}: {where}")
 
 
-def rollback_swarm(c, deployment: Deployment, target: str = "") -> None:
+def rollback_swarm(c, deployment: Deployment, target: str = "", *, yes: bool = False) -> None:
     """An older release's images rolled out again (health-gated, start-first), then its schema
-    back when every newer migration can be reversed."""
+    back when every newer migration can be reversed; what that drops named, asked about and
+    snapshotted first."""
     current = serving(c, deployment)
     if not current:
         raise Exit(f"No release serves on the swarm of {deployment.where}: `inv deploy --swarm` first.", 1)
     known = records(c, deployment)
-    names = [entry["name"] for entry in known]
-    older = names[names.index(current) + 1 :] if current in names else names
-    target = target or (older[0] if older else "")
-    if target not in names or target == current:
-        raise Exit(f"No release {target or 'before ' + current} to go back to: `inv releases --swarm` lists them.", 1)
-    say(f"Back to release {target} (serving: {current})")
-    images = known[names.index(target)]["images"]
-    stack_deploy(c, deployment, target, {name: tag for name, tag in images.items() if name.endswith("_TAG")})
-    state = shlex.quote(json.dumps(known[names.index(target)]["migrations"]))
+    entry = rollback_target(known, current, target, f"the swarm of {deployment.where}", "inv releases --swarm")
+    target = entry["name"]
+    left = next((known_entry for known_entry in known if known_entry["name"] == current), {})
+    state = shlex.quote(json.dumps(entry["migrations"]))
+    newer = app_image(deployment, current)
     try:
-        swarm_manage(c, deployment, f"release_rollback {state}", image=app_image(deployment, current))
+        preview = swarm_manage(c, deployment, f"release_rollback {state} --drops", image=newer, quiet=True)
     except Exit:
-        left = known[names.index(current)]
+        preview = None
+    dropped = drops(preview)
+    if dropped:
+        ask_to_drop(dropped, current, yes=yes)
+    say(f"Back to release {target} (serving: {current})")
+    images = entry["images"]
+    stack_deploy(c, deployment, target, {name: tag for name, tag in images.items() if name.endswith("_TAG")})
+    if dropped:
+        # Once the older code serves: it writes none of what goes.
+        taken = swarm_backups.snapshot(c, deployment, f"before-rollback-{current}")
+        say(f"What the rollback drops stays in snapshot {taken}: `inv restore --swarm --dump {taken}` brings it back.")
+    try:
+        swarm_manage(c, deployment, f"release_rollback {state}", image=newer)
+    except Exit:
         if left.get("snapshot"):
-            restore = f"inv restore --swarm --dump {left['snapshot']} --yes"
+            restore = f"inv restore --swarm --dump {left['snapshot']}"
         elif left.get("before"):
-            restore = f'inv restore --swarm --to "{left["before"]}" --yes'
+            restore = f'inv restore --swarm --to "{left["before"]}"'
         else:
             restore = "`inv backups --swarm` shows the window"
-        say(f"The schema keeps {current}'s migrations (above: which, and why); the database before them: {restore}")
+        say(kept_hint(current, restore))
     say(f"Release {target} serves on the swarm on {deployment.where}")

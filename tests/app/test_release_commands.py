@@ -178,3 +178,41 @@ def test_rollback_keeps_everything_when_one_migration_is_irreversible(history, c
 
 def test_rollback_to_the_serving_state_does_nothing(db, capsys):
     assert run(capsys, "release_rollback", json.dumps(state(capsys))) == (0, "No migrations to reverse.\n", "")
+
+
+def drops(capsys, older):
+    status, out, err = run(capsys, "release_rollback", json.dumps(older), "--drops")
+    assert (status, err) == (0, "")
+    return json.loads(out)
+
+
+def test_drops_names_the_column_a_reversal_drops_and_its_rows_and_changes_nothing(history, capsys):
+    history("additive", "0002_item_note")
+    newer = state(capsys)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO releasing_item (title, done, note) VALUES ('a', false, 'kept'), ('b', false, NULL)")
+    older = {**newer, "releasing": "0001_initial"}
+    assert drops(capsys, older) == {
+        "drops": [{"table": "releasing_item", "column": "note", "rows": 1}],
+        "kept": [],
+    }
+    assert state(capsys) == newer
+    assert "note" in columns()
+
+
+def test_drops_names_a_table_a_reversal_drops_with_its_rows_once(history, capsys):
+    history("additive", "0002_item_note")
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO releasing_item (title, done) VALUES ('a', false), ('b', true)")
+    older = state(capsys)
+    del older["releasing"]
+    assert drops(capsys, older) == {"drops": [{"table": "releasing_item", "column": None, "rows": 2}], "kept": []}
+
+
+def test_drops_of_an_irreversible_plan_names_what_is_kept_and_drops_nothing(history, capsys):
+    history("irreversible", "0002_backfill")
+    older = {**state(capsys), "releasing": "0001_initial"}
+    assert drops(capsys, older) == {
+        "drops": [],
+        "kept": ["releasing.0002_backfill cannot be reversed (RunPython without reverse_code)"],
+    }

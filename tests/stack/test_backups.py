@@ -182,6 +182,8 @@ def test_a_table_dropped_by_mistake_comes_back_to_the_second_before_and_later_wr
     kept = site.upload("kept.txt", b"an upload the backup holds\n")
     taken = site.inv("backup")
     assert taken.returncode == 0, taken.stdout[-3000:] + taken.stderr[-3000:]
+    # After the uploads' snapshot: in no snapshot, but named by a row the restore brings back.
+    unsnapshotted = site.upload("unsnapshotted.txt", b"an upload after the backup\n")
     site.sql("CREATE TABLE ledger AS SELECT n FROM generate_series(1, 500) AS n")
     time.sleep(8)
     dropped_at = time.time()
@@ -200,13 +202,18 @@ def test_a_table_dropped_by_mistake_comes_back_to_the_second_before_and_later_wr
     assert "before the ledger" in titles
     assert not titles & set(later), "no write after the drop survives"
     assert get(site.stack.url + "/healthz").status_code == 200
-    # The uploads come back from their snapshot before the target: the later one is gone.
+    # Every upload a restored row names is there: from the snapshot, or kept on the volume.
     assert get(site.stack.url + kept).content == b"an upload the backup holds\n"
-    assert get(site.stack.url + gone).status_code == 404
+    assert get(site.stack.url + unsnapshotted).content == b"an upload after the backup\n"
+    # The later one is kept too, named by no row now: a restore to a later second names it again.
+    assert gone not in get(site.stack.url + "/").text
+    assert get(site.stack.url + gone).content == b"an upload after the drop\n"
 
 
 def test_a_lost_database_volume_comes_back_with_every_write_older_than_a_minute(site):
     archived = site.archive_bytes()
+    # Since the uploads' last snapshot: a restored row names it, the media volume still holds it.
+    since = site.upload("since.txt", b"an upload since the last snapshot\n")
     writes = Traffic([site.stack.url], writer=site.writer)
     writes.start()
     time.sleep(75)
@@ -233,6 +240,8 @@ def test_a_lost_database_volume_comes_back_with_every_write_older_than_a_minute(
     assert len(acknowledged) > 100
     assert all(at > lost_at - 60 for at in lost), "every write acknowledged over 60 s before the loss is back"
     assert get(site.stack.url + "/healthz").status_code == 200
+    assert "with since.txt" in titles
+    assert get(site.stack.url + since).content == b"an upload since the last snapshot\n"
 
 
 def test_the_bucket_holds_nothing_readable_without_the_key(site):

@@ -1,9 +1,10 @@
 """Releases on one host (`inv deploy`, `inv releases`, `inv rollback`), under a steady load of
 readers and logged-in writers: a changed release and its migration switch without a failed
-request, a broken one never takes traffic, a rollback reverses what it can and names the
-snapshot where it cannot, and the release phase refuses unsafe or blocked migrations before
-anything switches. One site, in a copy of the repository that the tests change as a developer
-would, deployed release after release."""
+request, a broken one never takes traffic, a rollback asks before it drops rows and snapshots
+them, reverses what it can and names the snapshot where it cannot, and the release phase refuses
+unsafe or blocked migrations before anything switches, and goes ahead when told to. One site, in
+a copy of the repository that the tests change as a developer would, deployed release after
+release."""
 
 import itertools
 import os
@@ -19,6 +20,7 @@ import pytest
 
 from tests.stack.support import Stack, add_migration, add_note_model, fresh_clone, remove_images
 from tests.stack.traffic import Browser, Traffic, get
+from tests.support import first_group
 from workspace.compose import DEPLOY_FILES
 
 pytestmark = pytest.mark.stack
@@ -29,6 +31,8 @@ MARK = """
 def mark(apps, schema_editor):
     apps.get_model("core", "Todo").objects.create(title="irreversible")
 """
+# The note's text column is there ("1") or not ("0").
+NOTE_TEXT = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'core_note' AND column_name = 'text'"
 
 
 class Site:
@@ -180,18 +184,29 @@ def test_a_release_that_never_gets_healthy_takes_no_traffic(site):
     assert "release two" in get(site.stack.url + "/").text
 
 
-def test_rollback_serves_the_previous_release_and_reverses_its_migration(site):
+def test_a_rollback_that_drops_rows_asks_first_snapshots_them_and_reverses_its_migration(site):
+    site.sql("INSERT INTO core_note (text) VALUES ('a note'), ('another')")
+    asked = site.inv("rollback")
+    assert asked.returncode == 1, asked.stdout[-3000:]
+    assert "drops the table core_note (2 rows)" in asked.stdout, asked.stdout[-3000:]
+    assert asked.stdout.strip().splitlines()[-1] == "Nothing rolled back. Add --yes to roll back without asking."
+    assert "release two" in get(site.stack.url + "/").text, "nothing switched"
     todos = site.sql("SELECT count(*) FROM core_todo")
-    result, clients, took = site.under_load("rollback")
+    result, clients, took = site.under_load("rollback", "--yes")
     report("rollback with a reversible migration", result, clients, took)
     assert result.returncode == 0, result.stdout[-5000:]
     assert failures(clients) == []
     assert "release two" not in get(site.stack.url + "/").text
     assert site.sql("SELECT to_regclass('core_note')") == "", "the migration was reversed"
     assert int(site.sql("SELECT count(*) FROM core_todo")) >= int(todos), "the other tables are as they were"
+    # The rows dropped come back from the snapshot taken before they went.
+    snapshot = first_group(r"`inv restore --dump (backups/before-rollback-\S+)` brings it back", result.stdout)
+    restored = site.inv("restore", "--dump", snapshot, "--yes")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert site.sql("SELECT text FROM core_note ORDER BY text") == "a note\nanother"
 
 
-def test_an_unsafe_migration_is_refused_before_anything_changes_and_goes_ahead_when_allowed(site):
+def test_an_unsafe_migration_is_refused_before_anything_changes_and_the_same_deploy_allowed_goes_ahead(site):
     serving = serving_release(site)
     # The note's text goes: a column the serving release's model still has.
     site.migration("drop_note_text", "[migrations.RemoveField('note', 'text')]")
@@ -199,22 +214,26 @@ def test_an_unsafe_migration_is_refused_before_anything_changes_and_goes_ahead_w
     models.write_text(
         models.read_text().replace('    text = models.CharField(max_length=200, default="")\n', "    pass\n")
     )
-    refused = site.inv("deploy")
-    assert refused.returncode == 1
-    refusal = next(
-        (line for line in refused.stdout.splitlines() if line.startswith("Refused: ")), refused.stdout[-3000:]
-    )
-    assert re.match(r"Refused: core\.0\d+_drop_note_text drops the column", refusal), refusal
-    assert site.sql("SELECT to_regclass('core_note')") == "", "nothing was applied"
-    assert serving_release(site) == serving, "nothing switched"
     # Irreversible on top: a data migration without a way back.
     site.migration(
         "mark_seen",
         "[migrations.RunPython(mark)]",
         imports=MARK,
     )
-    allowed = site.inv("deploy", "--allow-unsafe-migrations")
-    assert allowed.returncode == 0, allowed.stdout[-5000:]
+    refused = site.inv("deploy")
+    assert refused.returncode == 1
+    refusal = next(
+        (line for line in refused.stdout.splitlines() if line.startswith("Refused: ")), refused.stdout[-3000:]
+    )
+    assert re.match(r"Refused: core\.0\d+_drop_note_text drops the column", refusal), refusal
+    assert site.sql(NOTE_TEXT) == "1", "nothing was applied"
+    assert serving_release(site) == serving, "nothing switched"
+    # The same release again, as the refusal's hint says: its snapshot taken again.
+    result, clients, took = site.under_load("deploy", "--allow-unsafe-migrations")
+    report("the refused deploy again, allowed", result, clients, took)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert failures(clients) == []
+    assert re.search(r"Snapshot of the database: backups/before-\S+/db.dump", result.stdout)
     assert site.sql("SELECT count(*) FROM core_todo WHERE title = 'irreversible'") == "1"
 
 
@@ -229,7 +248,7 @@ def test_rollback_over_an_irreversible_migration_keeps_it_and_names_the_snapshot
     restored = site.inv("restore", "--dump", restore.group(1), "--yes")
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert site.sql("SELECT count(*) FROM core_todo WHERE title = 'irreversible'") == "0"
-    assert site.sql("SELECT to_regclass('core_note')") == "", "the database as it was before the release"
+    assert site.sql(NOTE_TEXT) == "1", "the database as it was before the release"
 
 
 def test_a_migration_blocked_by_a_lock_fails_the_deploy_within_the_timeout(site):

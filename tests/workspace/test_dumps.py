@@ -48,3 +48,18 @@ def test_a_folder_without_both_parts_is_not_a_backup(tmp_path):
     (tmp_path / "media.tar").write_bytes(b"")
     with pytest.raises(Exit, match=r"db\.dump missing"):
         backup.check_backup(tmp_path)
+
+
+def test_a_release_snapshot_taken_again_replaces_the_earlier_one_and_a_leftover(tmp_path):
+    """A deploy refused after its snapshot, then run again (--allow-unsafe-migrations), snapshots the
+    same release again; so does a run after one that was killed while dumping."""
+    into = tmp_path / "backups"
+    first = backup.snapshot(cast("Deployment", Stub()), "before-abc", into=into)
+    (first / "db.dump").write_bytes(b"older")
+    private = backup.private_folder(into / "before-abc.partial")
+    (private / "db.dump").write_bytes(b"half")
+    again = backup.snapshot(cast("Deployment", Stub()), "before-abc", into=into)
+    assert again == first
+    assert (again / "db.dump").read_bytes().startswith(b"bytes of exec -T db")
+    assert sorted(path.name for path in into.iterdir()) == ["before-abc"]
+    assert mode(again) == 0o700

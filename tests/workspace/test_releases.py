@@ -1,10 +1,14 @@
 """Release names and the switch's health rule (workspace/releases.py), without an engine."""
 
 import subprocess
+from pathlib import Path
 
 import pytest
+from invoke import Exit
 
+from tests.workspace.conftest import GOOD, commands, mock_context
 from workspace import releases
+from workspace.deployment import Deployment
 
 
 @pytest.fixture
@@ -83,3 +87,72 @@ def test_the_listing_names_each_releases_snapshot_and_marks_the_serving_one(caps
     assert newer.endswith("core 0004_note  <- serving")
     assert "auth" not in newer
     assert older.endswith("core 0003  snapshot: before-a")
+
+
+KNOWN = [
+    {"name": "c", "migrations": {"core": "0005"}, "snapshot": "backups/before-c"},
+    {"name": "b", "migrations": {"core": "0004"}, "snapshot": ""},
+    {"name": "a", "migrations": {"core": "0003"}, "snapshot": ""},
+]
+
+
+def test_a_rollback_goes_to_the_release_before_the_serving_one_by_default():
+    assert releases.rollback_target(KNOWN, "b", "", "here", "inv releases")["name"] == "a"
+    assert releases.rollback_target(KNOWN, "c", "a", "here", "inv releases")["name"] == "a"
+
+
+def test_a_target_newer_than_the_serving_release_is_refused_in_one_line():
+    with pytest.raises(Exit, match=r"c is newer than the serving release b: `inv deploy` ships"):
+        releases.rollback_target(KNOWN, "b", "c", "here", "inv releases")
+
+
+def test_a_serving_release_without_a_record_goes_back_to_the_newest_recorded():
+    assert releases.rollback_target(KNOWN, "unrecorded", "", "here", "inv releases")["name"] == "c"
+
+
+def test_what_a_reversal_drops_is_named_with_its_rows():
+    preview = (
+        'log line\n{"drops": [{"table": "core_note", "column": null, "rows": 12}, '
+        '{"table": "core_todo", "column": "note", "rows": 3}], "kept": []}\n'
+    )
+    assert releases.drops(preview) == [
+        "the table core_note (12 rows)",
+        "the column core_todo.note (3 rows hold a value)",
+    ]
+    assert releases.drops('{"drops": [], "kept": []}') == []
+    # An older release's code, without --drops: it cannot tell, so the rollback asks all the same.
+    assert releases.drops(None) == releases.UNKNOWN_DROPS
+
+
+@pytest.fixture
+def serving_c(deploy_env, engine, monkeypatch):
+    """A deployment serving release c of KNOWN, whose reversal to b drops a table with rows; the
+    steps a rollback takes, recorded in order."""
+    steps = []
+    monkeypatch.setattr(Deployment, "serving", lambda self, c: "c")
+    monkeypatch.setattr(releases, "records", lambda c, deployment, release: KNOWN)
+    monkeypatch.setattr(releases, "switch", lambda c, deployment, release: steps.append(f"switch {release}"))
+    monkeypatch.setattr(
+        releases, "snapshot", lambda deployment, name: steps.append(f"snapshot {name}") or Path(f"backups/{name}")
+    )
+    preview = '{"drops": [{"table": "core_note", "column": null, "rows": 12}], "kept": []}'
+    c = mock_context({"--drops": preview})
+    return c, Deployment(deploy_env(*GOOD)), steps
+
+
+def test_a_rollback_that_drops_rows_asks_first_and_changes_nothing_unanswered(serving_c, capsys):
+    c, deployment, steps = serving_c
+    with pytest.raises(Exit, match=r"Nothing rolled back\. Add --yes"):
+        releases.rollback(c, deployment)
+    assert "drops the table core_note (12 rows)" in capsys.readouterr().out
+    assert steps == []
+    assert not [command for command in commands(c) if "--drops" not in command and "image inspect" not in command]
+
+
+def test_a_rollback_told_yes_switches_then_snapshots_then_reverses(serving_c, capsys):
+    c, deployment, steps = serving_c
+    releases.rollback(c, deployment, yes=True)
+    assert steps == ["switch b", "snapshot before-rollback-c"]
+    assert "release_rollback" in commands(c)[-1]
+    assert "--drops" not in commands(c)[-1]
+    assert "`inv restore --dump backups/before-rollback-c` brings it back" in capsys.readouterr().out

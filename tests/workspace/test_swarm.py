@@ -201,11 +201,17 @@ def test_a_swarm_rollback_over_an_irreversible_migration_names_the_snapshots_res
         "config --format json": json.dumps(model),
         "{{json .Spec.TaskTemplate}}": json.dumps(template),
         "{{.Spec.TaskTemplate.ContainerSpec.Image}}": "django-compose-workspace-app:new@sha256:1",
-        "service logs": "".join(json.dumps(entry) + "\n" for entry in known),
     }
-    # The records' job completes, the reversing one fails.
-    results: dict = {re.compile(".*service ps"): [Result("Complete 1 second ago: "), Result("Failed 1 second ago: ")]}
+    preview = {"drops": [], "kept": ["core.0004_mark cannot be reversed (RunPython without reverse_code)"]}
+    # The records' job and the preview complete, the reversing one fails.
+    done, failed = Result("Complete 1 second ago: "), Result("Failed 1 second ago: ")
+    results: dict = {re.compile(".*service ps"): [done, done, failed]}
+    logs = ["".join(json.dumps(entry) + "\n" for entry in known), json.dumps(preview) + "\n", "Kept: ...\n"]
+    results[re.compile(".*service logs")] = [Result(out) for out in logs]
     results |= {re.compile(".*" + re.escape(pattern)): Result(out) for pattern, out in outputs.items()}
     c = MockContext(run={**results, re.compile(".*"): Result("")})
     rollback_swarm(c, Deployment(deploy_env(*GOOD)))
-    assert "inv restore --swarm --dump before-new --yes" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    # No --yes: a restore discards every write since, and its own question says so.
+    assert "losing every write since new was deployed: inv restore --swarm --dump before-new\n" in said
+    assert "drops" not in said

@@ -11,14 +11,15 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
 # Where an import puts the archive's files until it has read all of it: an archive that breaks
-# off replaces nothing.
+# off restores nothing.
 STAGING = ".restoring/"
 
 
 class Command(BaseCommand):
     help = (
-        "The uploads as one tar on stdout (export), or replaced by the tar on stdin (import), the "
-        "same for both stores: an archive of the media volume restores into a bucket and back."
+        "The uploads as one tar on stdout (export), or the tar on stdin put back (import): every "
+        "file of the archive restored, and no other file deleted. The same for both stores: an "
+        "archive of the media volume restores into a bucket and back."
     )
     requires_system_checks = []
 
@@ -40,18 +41,20 @@ class Command(BaseCommand):
                         store.stage(upload_name(member), tar.extractfile(member))
         except tarfile.TarError as error:
             store.discard()
-            raise CommandError(f"The archive is broken ({error}): nothing replaced.") from error
+            raise CommandError(f"The archive is broken ({error}): nothing restored.") from error
         except BaseException:
             store.discard()
             raise
-        store.replace()
+        # Files the archive lacks stay: an upload made after it may be named by a row that a
+        # restore to a later moment brings back, and Django never writes two files under one name.
+        store.put_back()
 
 
 def upload_name(member: tarfile.TarInfo) -> str:
     """The name of an archive's file among the uploads; refused when it points outside them."""
     name = posixpath.normpath(member.name)
     if name.startswith(("/", "..", STAGING)) or name == STAGING.rstrip("/"):
-        raise CommandError(f"{member.name} in the archive is outside the uploads: nothing replaced.")
+        raise CommandError(f"{member.name} in the archive is outside the uploads: nothing restored.")
     return name
 
 
@@ -80,14 +83,15 @@ class Volume:
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 
-    def replace(self) -> None:
-        self.staging.mkdir(exist_ok=True)
-        for path in self.root.iterdir():
-            if path != self.staging:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-        for path in self.staging.iterdir():
-            path.rename(self.root / path.name)
-        self.staging.rmdir()
+    def put_back(self) -> None:
+        """Each staged file moved into place, over a file of the same name."""
+        os.umask(0o002)
+        for path in sorted(self.staging.rglob("*")):
+            if path.is_file():
+                target = self.root / path.relative_to(self.staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(target)
+        self.discard()
 
 
 class Bucket:
@@ -113,15 +117,9 @@ class Bucket:
     def discard(self) -> None:
         self.bucket.objects.filter(Prefix=STAGING).delete()
 
-    def replace(self) -> None:
-        """Each staged object is copied into place inside the store, then the objects the archive
-        does not hold are deleted."""
-        restored = set()
+    def put_back(self) -> None:
+        """Each staged object copied into place inside the store, over an object of the same name."""
         for staged in self.bucket.objects.filter(Prefix=STAGING):
             name = staged.key.removeprefix(STAGING)
             self.bucket.Object(name).copy_from(CopySource={"Bucket": self.bucket.name, "Key": staged.key})
-            restored.add(name)
-        for summary in self.bucket.objects.all():
-            if summary.key not in restored and not summary.key.startswith(STAGING):
-                summary.delete()
         self.discard()

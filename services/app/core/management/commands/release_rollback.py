@@ -5,6 +5,8 @@ from django.db import connection
 from django.db.migrations import RunPython, RunSQL
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
+from django_migration_linter import MigrationLinter
+from django_migration_linter.sql_analyser import analyse_sql_statements
 
 from core.releases import Progress, lock_timeout, migration_state
 
@@ -21,14 +23,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("state", help='release_state\'s JSON line, e.g. {"core": "0003_attachment_index"}')
+        parser.add_argument(
+            "--drops",
+            action="store_true",
+            help="change nothing: one JSON line of the tables and columns the reversal would drop, with "
+            "the rows holding data in each, and the migrations that cannot be reversed",
+        )
 
-    def handle(self, *args, state, **options):
-        try:
-            wanted = json.loads(state)
-        except ValueError:
-            wanted = None
-        if not isinstance(wanted, dict):
-            raise CommandError(f"STATE is release_state's JSON line, not {state!r}.")
+    def handle(self, *args, state, drops, **options):
+        wanted = parse_state(state)
         progress = Progress()
         executor = MigrationExecutor(connection, progress)
         loader = executor.loader
@@ -40,10 +43,13 @@ class Command(BaseCommand):
         plan = executor.migration_plan(targets)
         if not all(backwards for _, backwards in plan):
             raise CommandError("STATE needs migrations applied that the database does not have: it is no older state.")
+        kept = [f"{migration} cannot be reversed ({why})" for migration, _ in plan if (why := irreversible(migration))]
+        if drops:
+            self.stdout.write(json.dumps({"drops": [] if kept else dropped(executor, plan), "kept": kept}))
+            return
         if not plan:
             self.stdout.write("No migrations to reverse.")
             return
-        kept = [f"{migration} cannot be reversed ({why})" for migration, _ in plan if (why := irreversible(migration))]
         if kept:
             self.stderr.write(f"Kept: {'; '.join(kept)}")
             raise SystemExit(KEPT)
@@ -53,6 +59,16 @@ class Command(BaseCommand):
         for app, now in before.items():
             if after[app] != now:
                 self.stdout.write(f"{app}: {now} -> {after[app] or 'zero'}")
+
+
+def parse_state(state: str) -> dict:
+    try:
+        wanted = json.loads(state)
+    except ValueError:
+        wanted = None
+    if not isinstance(wanted, dict):
+        raise CommandError(f"STATE is release_state's JSON line, not {state!r}.")
+    return wanted
 
 
 def irreversible(migration):
@@ -67,3 +83,22 @@ def irreversible(migration):
         if not operation.reversible
     }
     return ", ".join(sorted(reasons))
+
+
+def dropped(executor, plan):
+    """The tables and columns reversing PLAN drops, read from its SQL as release_migrate reads a
+    migration's, each with its rows holding data: [{"table", "column" (None for a table), "rows"}]."""
+    linter = MigrationLinter(no_output=True)
+    errors, _, _ = analyse_sql_statements(linter.sql_analyser_class, executor.loader.collect_sql(plan))
+    tables = {issue.table for issue in errors if issue.code == "DROP_TABLE"}
+    columns = {
+        (issue.table, issue.column) for issue in errors if issue.code == "DROP_COLUMN" and issue.table not in tables
+    }
+    quote = connection.ops.quote_name
+    found = []
+    with connection.cursor() as cursor:
+        for table, column in sorted({(table, None) for table in tables} | columns, key=lambda d: (d[0], d[1] or "")):
+            holding = f" WHERE {quote(column)} IS NOT NULL" if column else ""
+            cursor.execute(f"SELECT count(*) FROM {quote(table)}{holding}")  # noqa: S608 # names from the migrations
+            found.append({"table": table, "column": column, "rows": cursor.fetchone()[0]})
+    return found
