@@ -179,7 +179,7 @@ def restore(c, deployment: Deployment, to: str = "") -> None:
     """The database back to TO ("YYYY-MM-DD HH:MM:SS", UTC) or to the last second archived, the
     app stopped meanwhile; the serving release serves again after."""
     target = restore_target(deployment, repository(c, deployment), archiver(c, deployment), to)
-    env = {"IMAGE_TAG": deployment.serving(c) or "latest"}
+    env = {"IMAGE_TAG": deployment.serving(c, stopped=True) or "latest"}
     started = time.monotonic()
     # Nothing writes while the database goes back.
     deployment.compose(c, "stop proxy app backup")

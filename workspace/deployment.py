@@ -120,9 +120,19 @@ class Deployment:
             failed = f"Failed (exit {result.returncode}): docker compose {shlex.join(args)}"
             raise Exit(failed + (f"\nHint: {hint}" if hint else ""), 1)
 
-    def serving(self, c) -> str:
-        """The release (image tag) the running app containers run; "" when none runs."""
+    def serving(self, c, *, stopped: bool = False) -> str:
+        """The release (image tag) the running app containers run; "" when none runs. With STOPPED,
+        when none runs, the release of the app container stopped last: the one a restore stopped,
+        which a run of it again after a failure serves again."""
         running = self.compose(c, "ps -q --status running app", hide=True, echo=False, pty=False).stdout.split()
+        if not running and stopped:
+            every = self.compose(c, "ps -q --all app", hide=True, echo=False, pty=False).stdout.split()
+            if not every:
+                return ""
+            template = "'{{.State.FinishedAt}} {{.Config.Image}}'"
+            found = self.docker(c, f"inspect --format {template} {' '.join(every)}", hide=True)
+            last = max((line.split() for line in found.stdout.splitlines() if line.strip()), default=["", ""])
+            return last[-1].rpartition(":")[2]
         if not running:
             return ""
         found = self.docker(c, f"inspect --format '{{{{.Config.Image}}}}' {running[0]}", hide=True)

@@ -60,9 +60,8 @@ def backup(deployment: Deployment, into: Path = BACKUPS) -> Path:
 
 
 def snapshot(deployment: Deployment, name: str, into: Path = BACKUPS) -> Path:
-    """The database alone (a release's snapshot before its migrations), as backups/NAME/db.dump.
-    A retry of the same release takes it again: the database may have changed since; an older
-    snapshot of that name, or a run's leftover, goes once the new one is whole."""
+    """The database alone (a release's snapshot before its migrations), as backups/NAME/db.dump;
+    the leftover of a run stopped while it dumped goes first."""
     partial = into / f"{name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     folder = private_folder(partial)
@@ -73,7 +72,6 @@ def snapshot(deployment: Deployment, name: str, into: Path = BACKUPS) -> Path:
     except BaseException:
         shutil.rmtree(folder)
         raise
-    shutil.rmtree(into / name, ignore_errors=True)
     taken = folder.rename(into / name)
     say(f"Snapshot of the database: {short_path(taken)}/db.dump")
     return taken.relative_to(ROOT) if taken.is_relative_to(ROOT) else taken
@@ -88,7 +86,7 @@ def check_backup(folder: Path) -> None:
 def restore(c, deployment: Deployment, folder: Path) -> None:
     """Put FOLDER's database and uploads back into the deployment, the app stopped meanwhile."""
     # The release that serves now serves again after.
-    env = {"IMAGE_TAG": deployment.serving(c) or "latest"}
+    env = {"IMAGE_TAG": deployment.serving(c, stopped=True) or "latest"}
     # Nothing writes while the data is replaced.
     deployment.compose(c, "stop proxy app")
     try:

@@ -19,6 +19,7 @@ import getpass
 import hashlib
 import json
 import shlex
+import shutil
 import subprocess
 import time
 
@@ -56,6 +57,11 @@ def release_name() -> str:
         return head
     digest = hashlib.sha256(((git("diff", "HEAD") or "") + changes).encode()).hexdigest()[:8]
     return f"{head}-dirty-{digest}"
+
+
+def utc_stamp() -> str:
+    """Now, in a snapshot's name: each snapshot a folder of its own, a retry's and another site's too."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime())
 
 
 def manage(c, deployment: Deployment, release: str, command: str, **kwargs):
@@ -135,24 +141,30 @@ def switch(c, deployment: Deployment, release: str) -> None:
     if stopped := sorted(set(app_containers(c, deployment, running=False)) - set(old)):
         deployment.docker(c, f"rm --force {' '.join(stopped)}", hide=True)
     pin(c, deployment, addresses(c, deployment, old))
-    replicas = int(deployment.settings.get("APP_REPLICAS") or 2)
-    deployment.compose(c, f"up --detach --no-deps --no-recreate --scale app={len(old) + replicas} app", env=env)
-    new = sorted(set(app_containers(c, deployment, running=False)) - set(old))
-    timeout = float(deployment.settings.get("RELEASE_HEALTH_TIMEOUT") or 180)
-    if failure := wait_until_healthy(c, deployment, new, timeout):
-        deployment.docker(c, f"stop {' '.join(new)}", hide=True)
+    switched = False
+    try:
+        replicas = int(deployment.settings.get("APP_REPLICAS") or 2)
+        deployment.compose(c, f"up --detach --no-deps --no-recreate --scale app={len(old) + replicas} app", env=env)
+        new = sorted(set(app_containers(c, deployment, running=False)) - set(old))
+        timeout = float(deployment.settings.get("RELEASE_HEALTH_TIMEOUT") or 180)
+        if failure := wait_until_healthy(c, deployment, new, timeout):
+            names = " ".join(info["Name"].lstrip("/") for info in inspect(c, deployment, new))
+            raise Exit(
+                f"The release {release} did not get healthy ({failure}); the previous one still serves. "
+                f"Its containers' logs: docker logs {names}",
+                1,
+            )
+        pin(c, deployment, addresses(c, deployment, new))
+        switched = True
+        time.sleep(DRAIN)
+        deployment.docker(c, f"stop --time 30 {' '.join(old)}", hide="out")
+        deployment.docker(c, f"rm {' '.join(old)}", hide="out")
+    finally:
+        # However it ends (a failure, Ctrl-C): the proxy on the app's name again, and before it
+        # the new containers stopped unless they took over, so that the name holds no unready one.
+        if not switched and (started := sorted(set(app_containers(c, deployment, running=False)) - set(old))):
+            deployment.docker(c, f"stop {' '.join(started)}", hide=True, warn=True)
         pin(c, deployment, [])
-        names = " ".join(info["Name"].lstrip("/") for info in inspect(c, deployment, new))
-        raise Exit(
-            f"The release {release} did not get healthy ({failure}); the previous one still serves. "
-            f"Its containers' logs: docker logs {names}",
-            1,
-        )
-    pin(c, deployment, addresses(c, deployment, new))
-    time.sleep(DRAIN)
-    deployment.docker(c, f"stop --time 30 {' '.join(old)}", hide="out")
-    deployment.docker(c, f"rm {' '.join(old)}", hide="out")
-    pin(c, deployment, [])
     # The proxy restarts only when its image changed: a short gap then.
     changed = [part for part in RELEASE_PARTS[1:] if outdated(c, deployment, part, release)]
     if changed:
@@ -181,7 +193,7 @@ def release_phase(c, deployment: Deployment, release: str, *, allow_unsafe: bool
     pending = manage(c, deployment, release, "migrate --check", hide=True, check=False, pty=False)
     taken = ""
     if pending.failed and app_containers(c, deployment):
-        taken = str(snapshot(deployment, f"before-{release}"))
+        taken = str(snapshot(deployment, f"before-{release}-{utc_stamp()}"))
     unsafe = " --allow-unsafe-migrations" if allow_unsafe else ""
     timeout = deployment.settings.get("MIGRATION_LOCK_TIMEOUT") or "5"
     hint = "Nothing switched: the previous release still serves. docs/releases.md says how to ship such a change."
@@ -200,7 +212,7 @@ def record(c, deployment: Deployment, release: str, snapshot_folder: str) -> Non
         images[service] = found.stdout.strip()
     entry = {
         "name": release,
-        "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "user": getpass.getuser(),
         "images": images,
         "migrations": json.loads(state),
@@ -222,6 +234,22 @@ def prune(c, deployment: Deployment, known: list[dict], keep: int, parts: tuple[
         deployment.docker(c, f"image rm {tags}", hide=True, warn=True)
 
 
+def prune_one_host(c, deployment: Deployment, known: list[dict], keep: int) -> None:
+    """On one host, past the newest KEEP releases: their images and their snapshots; and the images
+    of releases that never served (a failed deploy records none), by tag."""
+    prune(c, deployment, known, keep)
+    kept = {entry["name"] for entry in known[:keep]} | {"latest"}
+    for service in RELEASE_PARTS:
+        repository = image(deployment, service, "").removesuffix(":")
+        listed = deployment.docker(c, f"image ls --format '{{{{.Tag}}}}' {repository}", hide=True, warn=True)
+        if gone := sorted({tag for tag in listed.stdout.split() if tag not in kept and tag != "<none>"}):
+            deployment.docker(c, f"image rm {' '.join(f'{repository}:{tag}' for tag in gone)}", hide=True, warn=True)
+    for entry in known[keep:]:
+        if entry.get("snapshot") and (folder := ROOT / entry["snapshot"]).is_dir():
+            say(f"Pruned the snapshot of {entry['name']}: {entry['snapshot']}")
+            shutil.rmtree(folder)
+
+
 def deploy(c, deployment: Deployment, *, allow_unsafe: bool) -> None:
     """A new release on one host (this module's docstring)."""
     release = release_name()
@@ -237,7 +265,7 @@ def deploy(c, deployment: Deployment, *, allow_unsafe: bool) -> None:
     check = "exec -T app python manage.py check --deploy --fail-level WARNING"
     deployment.compose(c, check, env=env, hint="The release serves; fix what check --deploy names, then deploy again.")
     record(c, deployment, release, taken)
-    prune(c, deployment, records(c, deployment, release), int(deployment.settings.get("RELEASES_KEPT") or 5))
+    prune_one_host(c, deployment, records(c, deployment, release), int(deployment.settings.get("RELEASES_KEPT") or 5))
     say(f"Release {release} of {deployment.name} serves on {deployment.where}: {deployment.url()}")
 
 
@@ -321,7 +349,7 @@ def rollback(c, deployment: Deployment, target: str = "", *, yes: bool = False) 
     switch(c, deployment, target)
     if dropped:
         # Once the older code serves: it writes none of what goes.
-        taken = snapshot(deployment, f"before-rollback-{current}")
+        taken = snapshot(deployment, f"before-rollback-{current}-{utc_stamp()}")
         say(f"What the rollback drops stays in {taken}: `inv restore --dump {taken}` brings it back.")
     reversed_ = manage(c, deployment, current, f"release_rollback {state}", check=False, pty=False)
     if reversed_.failed:

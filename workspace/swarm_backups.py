@@ -75,10 +75,12 @@ def base_backup(c, deployment: Deployment) -> None:
     print(backup_job(c, deployment, "backup-run full"), end="")
 
 
-def replicas(c, deployment: Deployment, service: str) -> int:
+def app_replicas(c, deployment: Deployment) -> int:
+    """The app's replicas to scale back to after a restore: the service's, or APP_REPLICAS when a
+    restore that failed half-way left it at 0."""
     template = "{{.Spec.Mode.Replicated.Replicas}}"
-    found = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_{service}", hide=True)
-    return int(found.stdout.strip())
+    found = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_app", hide=True)
+    return int(found.stdout.strip() or 0) or int(deployment.settings.get("APP_REPLICAS") or 2)
 
 
 def scale(c, deployment: Deployment, **counts: int) -> None:
@@ -92,7 +94,7 @@ def restore(c, deployment: Deployment, to: str = "") -> None:
     left as they are: a swarm's belong in a bucket (docs/swarm.md)."""
     target = restore_target(deployment, *state(c, deployment), to)
     started = time.monotonic()
-    app = replicas(c, deployment, "app")
+    app = app_replicas(c, deployment)
     # Nothing writes while the database goes back.
     scale(c, deployment, app=0, backup=0)
     try:
@@ -135,7 +137,7 @@ def restore_snapshot(c, deployment: Deployment, name: str) -> None:
     missing = f"No snapshot {name} on the database's node: `inv releases --swarm` names each release's."
     backup_job(c, deployment, f"test -f {path} || {{ echo {shlex.quote(missing)}; exit 1; }}", what="The restore")
     started = time.monotonic()
-    app = replicas(c, deployment, "app")
+    app = app_replicas(c, deployment)
     # Nothing writes while the database goes back.
     scale(c, deployment, app=0)
     try:

@@ -130,7 +130,7 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     state = last_json_line(swarm_manage(c, deployment, "release_state"))
     entry = {
         "name": release,
-        "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "user": getpass.getuser(),
         "images": {"app": app_image(deployment, release), **images},
         "migrations": json.loads(state),

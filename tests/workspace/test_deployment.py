@@ -120,3 +120,17 @@ def test_a_one_host_deploy_builds_starts_migrates_and_checks_in_that_order(deplo
         "exec -T app python manage.py check --deploy --fail-level WARNING",
     ]
     assert all("-f compose/compose.yaml -f compose/compose.deploy.yaml" in command for command in commands(c))
+
+
+def test_a_restore_run_again_serves_the_release_it_stopped_not_latest(deploy_env):
+    """A restore that failed half-way left the app stopped: no release runs, and the one stopped
+    last (the restore stopped it after a failed release's containers stopped) serves again."""
+    inspected = (
+        "2026-12-06T10:00:00.1Z site-app:failed-release\n"
+        "2026-12-06T11:30:00.5Z site-app:serving-release\n"
+        "2026-12-06T11:30:00.4Z site-app:serving-release\n"
+    )
+    c = mock_context({"ps -q --status running app": "", "ps -q --all app": "a b c", "State.FinishedAt": inspected})
+    deployment = Deployment(deploy_env(*GOOD))
+    assert deployment.serving(c, stopped=True) == "serving-release"
+    assert deployment.serving(mock_context({"ps -q --status running app": ""})) == ""

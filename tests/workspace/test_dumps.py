@@ -50,16 +50,11 @@ def test_a_folder_without_both_parts_is_not_a_backup(tmp_path):
         backup.check_backup(tmp_path)
 
 
-def test_a_release_snapshot_taken_again_replaces_the_earlier_one_and_a_leftover(tmp_path):
-    """A deploy refused after its snapshot, then run again (--allow-unsafe-migrations), snapshots the
-    same release again; so does a run after one that was killed while dumping."""
+def test_a_snapshot_after_a_run_stopped_while_it_dumped_replaces_the_leftover(tmp_path):
     into = tmp_path / "backups"
-    first = backup.snapshot(cast("Deployment", Stub()), "before-abc", into=into)
-    (first / "db.dump").write_bytes(b"older")
-    private = backup.private_folder(into / "before-abc.partial")
-    (private / "db.dump").write_bytes(b"half")
-    again = backup.snapshot(cast("Deployment", Stub()), "before-abc", into=into)
-    assert again == first
-    assert (again / "db.dump").read_bytes().startswith(b"bytes of exec -T db")
-    assert sorted(path.name for path in into.iterdir()) == ["before-abc"]
-    assert mode(again) == 0o700
+    leftover = backup.private_folder(into / "before-abc-20261206-101500.partial")
+    (leftover / "db.dump").write_bytes(b"half")
+    taken = backup.snapshot(cast("Deployment", Stub()), "before-abc-20261206-101500", into=into)
+    assert (taken / "db.dump").read_bytes().startswith(b"bytes of exec -T db")
+    assert sorted(path.name for path in into.iterdir()) == ["before-abc-20261206-101500"]
+    assert mode(taken) == 0o700

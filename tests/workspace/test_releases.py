@@ -1,5 +1,6 @@
 """Release names and the switch's health rule (workspace/releases.py), without an engine."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -152,7 +153,50 @@ def test_a_rollback_that_drops_rows_asks_first_and_changes_nothing_unanswered(se
 def test_a_rollback_told_yes_switches_then_snapshots_then_reverses(serving_c, capsys):
     c, deployment, steps = serving_c
     releases.rollback(c, deployment, yes=True)
-    assert steps == ["switch b", "snapshot before-rollback-c"]
+    assert steps[0] == "switch b"
+    assert re.fullmatch(r"snapshot before-rollback-c-\d{8}-\d{6}", steps[1])
+    assert len(steps) == 2
     assert "release_rollback" in commands(c)[-1]
     assert "--drops" not in commands(c)[-1]
-    assert "`inv restore --dump backups/before-rollback-c` brings it back" in capsys.readouterr().out
+    assert re.search(r"`inv restore --dump backups/before-rollback-c-\S+` brings it back", capsys.readouterr().out)
+
+
+def test_a_deploy_prunes_past_the_kept_releases_their_images_snapshots_and_a_failed_releases_images(
+    deploy_env, engine, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(releases, "ROOT", tmp_path)
+    for name in ("c", "a"):
+        (tmp_path / "backups" / f"before-{name}").mkdir(parents=True)
+    known = [
+        {"name": "c", "snapshot": "backups/before-c"},
+        {"name": "b"},
+        {"name": "a", "snapshot": "backups/before-a"},
+    ]
+    c = mock_context({"image ls": "c\nb\na\nfailed\nlatest\n<none>\n"})
+    releases.prune_one_host(c, Deployment(deploy_env(*GOOD)), known, 2)
+    removed = [command for command in commands(c) if "image rm" in command]
+    site = "django-compose-workspace"
+    assert removed[0] == f"docker image rm {site}-app:a {site}-proxy:a"
+    assert f"docker image rm {site}-app:a {site}-app:failed" in removed
+    assert f"docker image rm {site}-proxy:a {site}-proxy:failed" in removed
+    assert sorted(path.name for path in (tmp_path / "backups").iterdir()) == ["before-c"]
+
+
+def test_a_switch_interrupted_before_the_new_containers_took_over_stops_them_and_unpins_the_proxy(
+    deploy_env, engine, monkeypatch
+):
+    """Ctrl-C while the new release gets healthy: the proxy must not stay pinned to the old
+    containers (the next deploy would take the new ones for the old), nor reach unready ones."""
+    c = mock_context({"ps -q --status running app": "old1", "ps -q --all app": "old1 new1"})
+    monkeypatch.setattr(releases, "addresses", lambda c, deployment, containers: [f"{containers[0]}:9000"])
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(releases, "wait_until_healthy", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        releases.switch(c, Deployment(deploy_env(*GOOD)), "new")
+    ran = commands(c)
+    assert ran[-2] == "docker stop new1"
+    assert ran[-1].endswith("exec -T proxy release-pin")
+    assert any(command.endswith("release-pin old1:9000") for command in ran)

@@ -100,3 +100,16 @@ def test_a_swarm_snapshot_name_that_is_not_one_is_refused_before_anything_runs(d
     with pytest.raises(Exit, match="--dump backups/x; rm: on a swarm, the name of a release's snapshot"):
         swarm_backups.restore_snapshot(c, Deployment(deploy_env(*GOOD)), "backups/x; rm")
     assert commands(c) == []
+
+
+def test_a_swarm_restore_run_again_after_a_failure_scales_the_app_back_to_its_setting_not_to_0(deploy_env, engine):
+    """The failed run left the app at 0 replicas: the run again scales it back to APP_REPLICAS."""
+    c = mock_context(
+        {
+            "{{json .Spec.TaskTemplate}}": json.dumps(BACKUP_SERVICE),
+            "{{.Spec.Mode.Replicated.Replicas}}": "0",
+            "service ps": "Complete 1 second ago: ",
+        }
+    )
+    swarm_backups.restore_snapshot(c, Deployment(deploy_env(*GOOD, "APP_REPLICAS=4")), "before-3f2c9a1b7d4e")
+    assert commands(c)[-1].endswith("service scale --detach=false django-compose-workspace-deploy_app=4")
