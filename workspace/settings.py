@@ -73,6 +73,11 @@ def whole_number(value: str, settings: Settings) -> str:
     return "" if value.isdigit() else f"it is {value!r}: a whole number"
 
 
+def size(value: str, settings: Settings) -> str:
+    """A size as pgBackRest reads one: bytes, or with KiB, MiB, GiB (or KB, MB, GB) after it."""
+    return "" if re.fullmatch(r"\d+([KMGT]i?B)?", value, re.IGNORECASE) else f"it is {value!r}: a size, like 4GiB"
+
+
 def folder(value: str, settings: Settings) -> str:
     return "" if value.startswith("/") else f"it is {value!r}: a folder from the bucket's root, like /pgbackrest"
 
@@ -189,6 +194,11 @@ TABLE = (
     Setting("BACKUP_STALE_AFTER", "Hours after which /status/backups calls the last base backup stale (default 26)."),
     Setting(
         "BACKUP_WAL_STALE_AFTER", "Seconds a WAL segment may wait for the archiver (default 300).", check=whole_number
+    ),
+    Setting(
+        "BACKUP_WAL_QUEUE_MAX",
+        "WAL the database keeps for a failing archiver before it drops it, so the disk does not fill (default 4GiB).",
+        check=size,
     ),
     Setting("BACKUP_S3_BUCKET", "The backups' bucket; empty: the volume backups on the host."),
     Setting(
