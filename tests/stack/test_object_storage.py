@@ -211,7 +211,7 @@ def test_backup_then_restore_brings_the_bucket_back_keeps_later_uploads_and_a_br
         assert kept < objects(stack)
         assert stack.get(url).content == PNG
         assert "later" not in stored_titles(stack)
-        assert stack.get(later).content == b"later"
+        assert later.removeprefix("/media/") in objects(stack)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
