@@ -233,14 +233,15 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
     stack, swarm, tmp_path
 ):
     """`inv deploy --swarm` of a changed page and a new model from a copy of the repository, then
-    `inv rollback --swarm`, while readers and a logged-in writer keep the two remaining nodes busy:
-    every replica is replaced each time, no request fails, every acknowledged write is stored, each
-    release serves its own page, and the rollback reverses the new model's migration."""
+    `inv rollback --swarm --yes`, while readers and a logged-in writer keep the two remaining nodes
+    busy: every replica is replaced each time, no request fails, every acknowledged write is stored,
+    each release serves its own page, and the rollback names the new model's table, snapshots it
+    and reverses its migration."""
     copy = fresh_clone(tmp_path / "site", os.getuid(), os.getgid())
     base = copy / "services" / "app" / "core" / "templates" / "core" / "base.html"
     base.write_text(base.read_text().replace("</body>", "<p>release two</p></body>"))
     add_note_model(copy / "services" / "app")
-    for args, cwd, page in ((("deploy", "--swarm"), copy, True), (("rollback", "--swarm"), ROOT, False)):
+    for args, cwd, page in ((("deploy", "--swarm"), copy, True), (("rollback", "--swarm", "--yes"), ROOT, False)):
         before = tasks(stack, "app")
         result, clients = under_load(stack, swarm, *args, cwd=cwd)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -254,6 +255,9 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
         assert sql(stack, swarm[1], "SELECT to_regclass('core_note')") == ("core_note" if page else "")
         if page:
             assert re.search(r"Snapshot of the database: before-\S+ \(in the backups volume", result.stdout)
+        else:
+            assert "drops the table core_note (0 rows)" in result.stdout, result.stdout[-3000:]
+            assert "stays in snapshot before-rollback-" in result.stdout
         after = tasks(stack, "app")
         assert len(after) == 3
         assert not {t for _, t in before} & {t for _, t in after}, "every replica was replaced"
