@@ -12,7 +12,7 @@ import time
 
 from invoke import Exit
 
-from workspace.deployment import Deployment
+from workspace.deployment import APP_ROLE, Deployment
 from workspace.dumps import MEDIA
 from workspace.releases import manage
 from workspace.shell import say
@@ -219,9 +219,8 @@ def verify(c, deployment: Deployment) -> None:
     --check` of the serving release against the restored copy; the copy is gone after."""
     deployment.compose(c, "exec -T backup backup-drill start", hint="The backups may not restore: read the line above.")
     try:
-        user = deployment.settings.get("POSTGRES_USER") or "app"
         database = deployment.settings.get("POSTGRES_DB") or "app"
-        url = {"DATABASE_URL": f"postgres://{user}@backup:{DRILL_PORT}/{database}"}
+        url = {"DATABASE_URL": f"postgres://{APP_ROLE}@backup:{DRILL_PORT}/{database}"}
         release = deployment.serving(c) or "latest"
         for command in ("check --database default", "migrate --check"):
             manage(c, deployment, release, command, env=url, hint="The restored copy fails Django's checks: see above.")

@@ -29,6 +29,11 @@ from workspace.shell import run, say, short_path
 DEPLOY_ENV = ROOT / ".env.deploy"
 DEPLOY_EXAMPLE = ROOT / ".env.deploy.example"
 DEPLOY_NAME = "django-compose-workspace-deploy"
+# The database role a deployment's app connects as: no superuser (services/db/bin/site-role).
+APP_ROLE = "site"
+# Once the app connects as APP_ROLE, the superuser logs in through the database's socket only
+# (the database's and the backup service's containers): with no password, none over the network.
+LOCK_SUPERUSER = "psql -X -q -c 'ALTER ROLE CURRENT_USER PASSWORD NULL'"
 
 
 def engine_of(host: str) -> dict[str, str]:

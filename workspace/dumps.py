@@ -18,16 +18,18 @@ PARTS = ("db.dump", "media.tar")
 DUMP = 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --format=custom'
 # The schema emptied first, so that tables made after the dump go too, and all of it in one
 # transaction that commits only when pg_restore read the whole dump: a failed restore leaves the
-# database as it was.
+# database as it was. Everything is made as the app's role (`site`, services/db/bin/site-role),
+# which owns it after, and whose rights the role's script gives again.
 LOAD = """
 {
-  echo 'BEGIN; SET client_min_messages TO warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
-  if pg_restore --no-owner -f -; then
+  echo 'BEGIN; SET client_min_messages TO warning; DROP SCHEMA public CASCADE;'
+  echo 'CREATE SCHEMA public AUTHORIZATION site; SET ROLE site;'
+  if pg_restore --no-owner --no-acl -f -; then
     echo 'COMMIT;'
   else
     echo 'ROLLBACK; DO $d$ BEGIN RAISE EXCEPTION $m$the dump is broken: nothing restored$m$; END $d$;'
   fi
-} | psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -q -o /dev/null -v ON_ERROR_STOP=1
+} | psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -q -o /dev/null -v ON_ERROR_STOP=1 && site-role
 """
 MEDIA = ("python", "manage.py", "media_archive")
 

@@ -26,7 +26,7 @@ import time
 from invoke import Exit
 
 from workspace.compose import ROOT
-from workspace.deployment import Deployment
+from workspace.deployment import LOCK_SUPERUSER, Deployment
 from workspace.dumps import snapshot
 from workspace.shell import confirm, say
 
@@ -262,6 +262,8 @@ def deploy(c, deployment: Deployment, *, allow_unsafe: bool) -> None:
     )
     taken = release_phase(c, deployment, release, allow_unsafe=allow_unsafe)
     switch(c, deployment, release)
+    # After the switch: the release before may still have logged in as the superuser.
+    deployment.compose(c, f"exec -T backup {LOCK_SUPERUSER}", hide="out")
     check = "exec -T app python manage.py check --deploy --fail-level WARNING"
     deployment.compose(c, check, env=env, hint="The release serves; fix what check --deploy names, then deploy again.")
     record(c, deployment, release, taken)

@@ -73,6 +73,10 @@ def whole_number(value: str, settings: Settings) -> str:
     return "" if value.isdigit() else f"it is {value!r}: a whole number"
 
 
+def not_site(value: str, settings: Settings) -> str:
+    return "it is 'site': the name of the app's own role (docs/security.md); choose another" if value == "site" else ""
+
+
 def size(value: str, settings: Settings) -> str:
     """A size as pgBackRest reads one: bytes, or with KiB, MiB, GiB (or KB, MB, GB) after it."""
     return "" if re.fullmatch(r"\d+([KMGT]i?B)?", value, re.IGNORECASE) else f"it is {value!r}: a size, like 4GiB"
@@ -156,7 +160,7 @@ TABLE = (
         secret=True,
     ),
     Setting("POSTGRES_DB", "The database's name (default app)."),
-    Setting("POSTGRES_USER", "The database's user (default app)."),
+    Setting("POSTGRES_USER", "The database's superuser (default app); not site, the app's own role.", check=not_site),
     Setting("POSTGRES_PASSWORD", "The database's password: your own, any characters.", required=True, secret=True),
     Setting("PROXY_HOST_IP", "Without DOMAIN: where the proxy publishes (default 127.0.0.1)."),
     Setting("PROXY_PORT", "Without DOMAIN: the proxy's port (default 8000).", check=whole_number),

@@ -12,7 +12,7 @@ from pathlib import Path
 from invoke import Exit
 
 from workspace.backups import ARCHIVER, HALF_RESTORED, describe, parse_archiver, restore_command, restore_target, stamp
-from workspace.deployment import Deployment
+from workspace.deployment import APP_ROLE, Deployment
 from workspace.dumps import LOAD
 from workspace.shell import run, say
 from workspace.swarm import job_options, run_job, swarm_manage, task_template
@@ -166,9 +166,8 @@ def verify(c, deployment: Deployment) -> None:
     deployment.docker(c, f"service create --detach {' '.join(options)} {container['Image']} sh -c {script}", hide="out")
     try:
         wait_for_drill(c, deployment, drill)
-        user = deployment.settings.get("POSTGRES_USER") or "app"
         database = deployment.settings.get("POSTGRES_DB") or "app"
-        url = {"DATABASE_URL": f"postgres://{user}@{drill}:{DRILL_PORT}/{database}"}
+        url = {"DATABASE_URL": f"postgres://{APP_ROLE}@{drill}:{DRILL_PORT}/{database}"}
         swarm_manage(c, deployment, "check --database default", "migrate --check", env=url)
     finally:
         deployment.docker(c, f"service rm {drill}", hide=True, warn=True)

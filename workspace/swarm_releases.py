@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from invoke import Exit
 
 from workspace import swarm_backups
-from workspace.deployment import Deployment
+from workspace.deployment import LOCK_SUPERUSER, Deployment
 from workspace.releases import ask_to_drop, drops, kept_hint, prune, release_name, rollback_target
 from workspace.shell import say
 from workspace.swarm import create_secrets, registry_of, swarm_files, swarm_manage, swarm_stack
@@ -124,6 +124,8 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
             taken = swarm_backups.snapshot(c, deployment, f"before-{release}")
         swarm_manage(c, deployment, migrate, image=new, env=lock)
     stack_deploy(c, deployment, release, tags)
+    # After the rolling update: the release before may still have logged in as the superuser.
+    swarm_backups.backup_job(c, deployment, LOCK_SUPERUSER)
     if first:
         swarm_manage(c, deployment, migrate, env=lock)
     swarm_manage(c, deployment, "check --deploy --fail-level WARNING")
