@@ -1,5 +1,5 @@
-"""The deployment stack (`inv deploy`): locked down, HTTPS behind a TLS-terminating front,
-refused without its secrets, backed up and restored."""
+"""The deployment stack (`inv deploy`): locked down, HTTPS behind a TLS-terminating front, the app
+on a database role of its own, refused without its secrets, backed up and restored."""
 
 import json
 import shutil
@@ -98,6 +98,44 @@ CREATE_TODOS = textwrap.dedent(
         print(todo.attachment.url)
     """
 )
+
+
+# Run in the app's container: what its database role is, what it may do in the server, and
+# whether the superuser's password, which the app holds, logs in over the network.
+TRY_THE_DATABASE = textwrap.dedent(
+    """
+    import os, psycopg2
+    from django.db import connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+        print("role:", *cursor.fetchone())
+    for statement in ("COPY (SELECT 1) TO PROGRAM 'env'", "SELECT pg_read_file('/proc/1/environ')"):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        except Exception as error:
+            print("refused:", str(error).splitlines()[0])
+        else:
+            print("ran:", statement)
+    try:
+        psycopg2.connect(host="db", user="app", dbname="app", password=os.environ["DATABASE_PASSWORD"])
+    except psycopg2.OperationalError as error:
+        print("superuser refused:", str(error).strip().splitlines()[-1])
+    else:
+        print("superuser logged in")
+    """
+)
+
+
+def test_the_apps_database_role_runs_no_program_reads_no_server_file_and_the_superuser_is_not_reachable(deployed):
+    said = deployed.manage("shell", "-c", TRY_THE_DATABASE).splitlines()
+    assert "role: site False" in said, said
+    refused = [line for line in said if line.startswith("refused:")]
+    assert len(refused) == 2, said
+    assert "pg_execute_server_program" in refused[0]
+    assert "permission denied for function pg_read_file" in refused[1]
+    assert not [line for line in said if line.startswith("ran:")]
+    assert any(line.startswith("superuser refused:") and "password authentication failed" in line for line in said)
 
 
 def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_back(deployed):
