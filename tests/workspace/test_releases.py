@@ -133,9 +133,12 @@ def serving_c(deploy_env, engine, monkeypatch):
     monkeypatch.setattr(Deployment, "serving", lambda self, c: "c")
     monkeypatch.setattr(releases, "records", lambda c, deployment, release: KNOWN)
     monkeypatch.setattr(releases, "switch", lambda c, deployment, release: steps.append(f"switch {release}"))
-    monkeypatch.setattr(
-        releases, "snapshot", lambda deployment, name: steps.append(f"snapshot {name}") or Path(f"backups/{name}")
-    )
+
+    def snapshot(deployment, name):
+        steps.append(f"snapshot {name}")
+        return Path(f"backups/{name}")
+
+    monkeypatch.setattr(releases, "snapshot", snapshot)
     preview = '{"drops": [{"table": "core_note", "column": null, "rows": 12}], "kept": []}'
     c = mock_context({"--drops": preview})
     return c, Deployment(deploy_env(*GOOD)), steps
