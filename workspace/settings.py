@@ -200,6 +200,10 @@ TABLE = (
         "BACKUP_WAL_STALE_AFTER", "Seconds a WAL segment may wait for the archiver (default 300).", check=whole_number
     ),
     Setting(
+        "BACKUP_DRILL_STALE_AFTER",
+        "Days after which /status/backups calls the last restore drill, or its absence, stale (default 8).",
+    ),
+    Setting(
         "BACKUP_WAL_QUEUE_MAX",
         "WAL the database keeps for a failing archiver before it drops it, so the disk does not fill (default 4GiB).",
         check=size,

@@ -53,9 +53,12 @@ DB_WAIT_TIMEOUT = env.float("DB_WAIT_TIMEOUT", default=60)
 # gives up, rather than queue the site's queries behind it.
 MIGRATION_LOCK_TIMEOUT = env.int("MIGRATION_LOCK_TIMEOUT", default=5)
 # /status/backups answers "backup stale" when the last base backup is older than this many hours
-# (a day's schedule and some slack), or a WAL segment has waited this many seconds to be archived.
+# (a day's schedule and some slack), a WAL segment has waited this many seconds to be archived, or
+# the last restore drill (or, with none, the first base backup) is this many days old (a week's
+# schedule and a day).
 BACKUP_STALE_AFTER = env.float("BACKUP_STALE_AFTER", default=26)
 BACKUP_WAL_STALE_AFTER = env.int("BACKUP_WAL_STALE_AFTER", default=300)
+BACKUP_DRILL_STALE_AFTER = env.float("BACKUP_DRILL_STALE_AFTER", default=8)
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
