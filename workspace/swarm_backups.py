@@ -128,6 +128,13 @@ def snapshot(c, deployment: Deployment, name: str) -> str:
     return name
 
 
+def prune_snapshots(c, deployment: Deployment, names: list[str]) -> None:
+    """The snapshots NAMES (of the releases past the kept ones) gone from the database's node."""
+    if names := [name for name in names if re.fullmatch(r"[\w.-]+", name)]:
+        paths = " ".join(f"{SNAPSHOTS}/{name}.dump" for name in names)
+        backup_job(c, deployment, f"rm -f {paths}", what="Pruning the snapshots")
+
+
 def restore_snapshot(c, deployment: Deployment, name: str) -> None:
     """The database as snapshot NAME holds it, the app scaled to 0 meanwhile (the proxies answer 502)
     and back to its replicas after. All of it in one transaction: a failed load changes nothing."""

@@ -144,7 +144,9 @@ def deploy_swarm(c, deployment: Deployment, *, allow_unsafe: bool = False) -> No
     known = [json.loads(line) for line in recorded.splitlines() if line.startswith("{")]
     # This engine built them: it keeps the newest releases' images. The registry keeps them all.
     parts = ("app", "proxy", "front") if deployment.domain else ("app", "proxy")
-    prune(c, deployment, known, int(deployment.settings.get("RELEASES_KEPT") or 5), parts)
+    keep = int(deployment.settings.get("RELEASES_KEPT") or 5)
+    prune(c, deployment, known, keep, parts)
+    swarm_backups.prune_snapshots(c, deployment, [entry["snapshot"] for entry in known[keep:] if entry.get("snapshot")])
     port = deployment.settings.get("PROXY_PORT") or 8000
     where = deployment.url() if deployment.domain else f"port {port} of each node"
     say(f"Release {release} of {deployment.name} serves on the swarm on {deployment.where}: {where}")

@@ -144,12 +144,13 @@ def test_with_a_registry_a_release_records_its_images_by_digest_and_the_moment_b
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", record["before"])
 
 
-def test_a_swarm_release_prunes_the_images_of_the_releases_past_the_kept_ones_on_the_engine_that_built_them(
-    deploy_env, engine
-):
+def test_a_swarm_release_prunes_the_images_and_snapshots_of_the_releases_past_the_kept_ones(deploy_env, engine):
     model = {"services": {"app": {"image": "a"}, "proxy": {"image": "p"}}}
     template = {"ContainerSpec": {"Image": "site-app:old", "Env": ["A=1"]}, "Networks": []}
-    listed = "".join(json.dumps({"name": name, "migrations": {}}) + "\n" for name in ("new", "old", "older"))
+    listed = "".join(
+        json.dumps({"name": name, "migrations": {}, "snapshot": f"before-{name}"}) + "\n"
+        for name in ("new", "old", "older")
+    )
     c = mock_context(
         {
             "config --format json": json.dumps(model),
@@ -163,6 +164,10 @@ def test_a_swarm_release_prunes_the_images_of_the_releases_past_the_kept_ones_on
     removed = [command for command in commands(c) if " image rm " in command]
     assert len(removed) == 1
     assert removed[0].endswith("image rm django-compose-workspace-app:older django-compose-workspace-proxy:older")
+    # And its snapshot, on the database's node.
+    assert [command for command in commands(c) if "rm -f /backups/snapshots/" in command][0].endswith(
+        "rm -f /backups/snapshots/before-older.dump'"
+    )
 
 
 def test_a_swarm_release_with_pending_migrations_snapshots_the_database_beside_it_first(deploy_env, engine):
