@@ -165,7 +165,7 @@ def test_a_swarm_release_prunes_the_images_and_snapshots_of_the_releases_past_th
     assert len(removed) == 1
     assert removed[0].endswith("image rm django-compose-workspace-app:older django-compose-workspace-proxy:older")
     # And its snapshot, on the database's node.
-    assert [command for command in commands(c) if "rm -f /backups/snapshots/" in command][0].endswith(
+    assert next(command for command in commands(c) if "rm -f /backups/snapshots/" in command).endswith(
         "rm -f /backups/snapshots/before-older.dump'"
     )
 
