@@ -235,9 +235,9 @@ def prune(c, deployment: Deployment, known: list[dict], keep: int, parts: tuple[
 
 
 def prune_one_host(c, deployment: Deployment, known: list[dict], keep: int) -> None:
-    """On one host, past the newest KEEP releases: their images and their snapshots; and the images
-    of releases that never served (a failed deploy records none), by tag."""
-    prune(c, deployment, known, keep)
+    """On one host, the images of every release but the newest KEEP, by tag: those of the releases
+    past them and of releases that never served (a failed deploy records none); and the snapshots
+    of the releases past them."""
     kept = {entry["name"] for entry in known[:keep]} | {"latest"}
     for service in RELEASE_PARTS:
         repository = image(deployment, service, "").removesuffix(":")
