@@ -300,6 +300,7 @@ def test_a_damaged_backup_fails_the_drill_with_one_line_naming_the_file(site, wo
     drill = site.inv("backup", "--verify")
     assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-3000:]
     assert "Restore drill passed" in drill.stdout
+    assert "the uploads' snapshots checked, the newest with" in drill.stdout
 
     # One file of the latest backup lost from the bucket: the drill names it.
     listed = site.repository("repo-ls", "--recurse", "--output=text").stdout.decode().split()
