@@ -122,7 +122,7 @@ def test_a_one_host_deploy_builds_starts_migrates_and_checks_in_that_order(deplo
     assert all("-f compose/compose.yaml -f compose/compose.deploy.yaml" in command for command in commands(c))
 
 
-def test_a_restore_run_again_serves_the_release_it_stopped_not_latest(deploy_env):
+def test_a_restore_run_again_serves_the_release_it_stopped_not_latest(deploy_env, engine):
     """A restore that failed half-way left the app stopped: no release runs, and the one stopped
     last (the restore stopped it after a failed release's containers stopped) serves again."""
     inspected = (
