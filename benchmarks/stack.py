@@ -83,7 +83,8 @@ def uwsgi_setting(option: str) -> str:
 def gunicorn_proxy_template(template: str) -> str:
     """Our nginx config, passing HTTP (gunicorn) instead of uwsgi, and /static/ to the app too
     (WhiteNoise serves it there). Everything else, buffers and gzip included, stays the same, but
-    the session check before a write (the bench only reads: it lets every request through)."""
+    the session check of PROXY_WRITES_NEED_LOGIN, off by default (the bench only reads: it lets
+    every request through)."""
     variant, removed = re.subn(r"\n    location /static/ \{.*?\n    \}\n", "\n", template, flags=re.S)
     session = "\n    location = /_session {\n        internal;\n        return 204;\n    }\n"
     variant, checks = re.subn(r"\n    location = /_session \{.*?\n    \}\n", session, variant, flags=re.S)

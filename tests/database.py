@@ -1,4 +1,4 @@
-"""Which database the Django tests use, for every run of this repository's pytest (tests/ and the
+"""Which database the Django tests use (and their password hasher), for every run of this repository's pytest (tests/ and the
 apps' own tests under services/app; pyproject.toml loads this plugin with `-p`). DATABASE_URL if
 set (the stack's db service, where `inv test` runs them); else a throwaway PostgreSQL server from
 the local binaries; else the embedded SQLite default. The pytest header says which.
@@ -55,3 +55,12 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if db["ENGINE"].endswith("sqlite3"):
         return f"database: SQLite ({db['NAME']}), {config.stash[note_key]}"
     return f"database: PostgreSQL at {db['HOST']}:{db['PORT'] or 5432}, {config.stash[note_key]}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The Django tests hash passwords with a fast hasher, as cookiecutter-django's test settings
+    do: a test run needs no protection from guessing, and every login a test makes then costs
+    microseconds instead of the production hasher's deliberate fraction of a second."""
+    if config.pluginmanager.hasplugin("django"):
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

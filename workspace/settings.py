@@ -165,6 +165,11 @@ TABLE = (
     Setting("PROXY_HOST_IP", "Without DOMAIN: where the proxy publishes (default 127.0.0.1)."),
     Setting("PROXY_PORT", "Without DOMAIN: the proxy's port (default 8000).", check=whole_number),
     Setting("CLIENT_MAX_BODY_SIZE", "The largest request body, as nginx sizes (10m)."),
+    Setting(
+        "PROXY_WRITES_NEED_LOGIN",
+        "true: the proxy refuses a body from anyone not logged in (default false).",
+        check=one_of("true", "false"),
+    ),
     Setting("APP_REPLICAS", "App containers (default 2).", check=whole_number),
     Setting("DB_PLACEMENT", "Swarm: the node the database runs on (default the manager)."),
     Setting("DB_WAIT_TIMEOUT", "Seconds the app waits at start for the database.", check=whole_number),

@@ -156,10 +156,12 @@ server {
         uwsgi_connect_timeout 2s;
     }
 
-    # Anything else goes on to the app once it is clear that a request with a body comes from
-    # a logged-in user (/_session below).
+    # Anything else goes on to the app, which decides who may write: its CSRF check, its
+    # authentication, the view. A body is read whole to the disk first (client_body_temp_path),
+    # within the limits above, whoever sends it. PROXY_WRITES_NEED_LOGIN=true adds the rule
+    # "only logged-in users write" here (writes.sh, /_session below).
     location / {
-        auth_request /_session;
+        include /tmp/writes.conf;
         include security_headers.conf;
         uwsgi_pass $app;
         include uwsgi_params;
@@ -172,7 +174,7 @@ server {
 
     # The same, for a static file nginx does not have (below).
     location @app {
-        auth_request /_session;
+        include /tmp/writes.conf;
         include security_headers.conf;
         uwsgi_pass $app;
         include uwsgi_params;
@@ -205,7 +207,7 @@ server {
     }
 
     location @media {
-        auth_request /_session;
+        include /tmp/writes.conf;
         include media_headers.conf;
         # The /media/ policy alone (media_headers.conf), not the one of the app's pages.
         uwsgi_hide_header Content-Security-Policy;
@@ -214,11 +216,10 @@ server {
         uwsgi_connect_timeout 2s;
     }
 
-    # Asked before a request goes on to the app (auth_request): does it come from a logged-in
-    # user? Reading needs no login. For anything else the app looks at the session
-    # (core.views.session), given the headers only: a visitor's POST is refused before nginx
-    # reads a byte of its body, so visitors cannot fill the proxy with bodies the app would
-    # refuse anyway. Only writing needs a login (docs/security.md).
+    # With PROXY_WRITES_NEED_LOGIN=true, asked before a request goes on to the app
+    # (auth_request): does it come from a logged-in user? Reading needs no login. For anything
+    # else the app looks at the session (core.views.session), given the headers only: a
+    # visitor's POST is refused before nginx reads a byte of its body (docs/security.md).
     location = /_session {
         internal;
         # The request's own method: a subrequest's $request_method is its main request's.
@@ -299,7 +300,7 @@ server {
     location @login_first {
         include security_headers.conf;
         default_type text/plain;
-        return 403 "Log in to add todos.\n";
+        return 403 "Log in first: only logged-in users may send data to this site.\n";
     }
 
     location @upload_too_large {

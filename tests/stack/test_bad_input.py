@@ -42,7 +42,18 @@ def test_upload_over_the_limit_gets_413_and_stores_nothing(stack):
     assert media_files(stack) == files_before
 
 
-def test_an_anonymous_post_gets_403_and_stores_nothing(stack):
+def test_an_anonymous_post_reaches_django_which_decides(stack):
+    # No CSRF token: Django's own refusal, not the proxy's.
+    refused = requests.post(stack.url + "/", data={"title": "no token"}, timeout=30)
+    assert refused.status_code == 403
+    assert "CSRF verification failed" in refused.text
+    # A body to a page no app has: Django's 404, the body read whole by the proxy on its way.
+    status, _ = raw_request(stack, "POST", "/no-such-page/", b'{"event": "ping"}', {"Content-Type": "application/json"})
+    assert status == 404
+    assert "no token" not in stored_titles(stack)
+
+
+def test_an_anonymous_post_to_the_example_gets_its_views_403_and_stores_nothing(stack):
     files_before = media_files(stack)
     session = requests.Session()
     response = session.post(

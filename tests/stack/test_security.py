@@ -1,9 +1,10 @@
 """What an attacker gets from the deployment stack (docs/security.md), from the internet or from
 inside one container: guessing passwords (each client's tries are limited), exhausting the proxy
-with request bodies (a visitor's are refused unread, a user's wait on disk), reaching uWSGI from
-the database's container (it listens in the proxy's network only), claiming https (believed from
-a known front only). The deploy files, two app replicas over TCP, published on loopback; the
-front the proxy knows is at 127.0.0.1, in the proxy's own container (FORWARDED_ALLOW_IPS)."""
+with request bodies (they wait on disk, a few per client; where the site asks,
+PROXY_WRITES_NEED_LOGIN, a visitor's are refused unread), reaching uWSGI from the database's
+container (it listens in the proxy's network only), claiming https (believed from a known front
+only). The deploy files, two app replicas over TCP, published on loopback; the front the proxy
+knows is at 127.0.0.1, in the proxy's own container (FORWARDED_ALLOW_IPS)."""
 
 import contextlib
 import json
@@ -113,16 +114,35 @@ def test_the_31st_guess_in_a_minute_is_refused_and_an_honest_user_elsewhere_logs
     assert from_inside(stack, "app", LOG_IN).split() == ["302"], "a user at another address logs in"
 
 
-def test_a_visitors_upload_is_refused_before_its_body_is_read(stack):
+@contextlib.contextmanager
+def proxy_setting(stack: Stack, **settings: str):
+    """The proxy started again with these settings, and as it was afterwards."""
+    saved = dict(stack.env)
+    stack.env.update(settings)
+    stack.write_env()
+    try:
+        stack.up("proxy")
+        yield
+    finally:
+        stack.env = saved
+        stack.write_env()
+        stack.up("proxy")
+
+
+def test_with_the_login_rule_a_visitors_upload_is_refused_before_its_body_is_read(stack):
     head = (
         f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
         f"Content-Length: {BODY}\r\n\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as client:
-        client.sendall(head)  # and not a byte of the body
-        answer = client.recv(65536).decode()
-    assert answer.startswith("HTTP/1.1 403 "), answer
-    assert answer.endswith("Log in to add todos.\n"), answer
+    with proxy_setting(stack, PROXY_WRITES_NEED_LOGIN="true"):
+        with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as client:
+            client.sendall(head)  # and not a byte of the body
+            answer = client.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 403 "), answer
+        assert answer.endswith("Log in first: only logged-in users may send data to this site.\n"), answer
+        # A logged-in user's request goes on to the app.
+        session = logged_in(stack)
+        assert session.post(stack.url + "/no-such-page/", data=b"{}", timeout=30).status_code != 403
 
 
 def proxy_memory(stack: Stack, name: str) -> str:
