@@ -98,9 +98,15 @@ def gunicorn_proxy_template(template: str) -> str:
         )
     )
     # The login pages (their own rate limit), `location /`, `location @app` (a static file nginx
-    # does not have) and `location @media` (an upload the volume does not have) pass to the app,
-    # each with both lines.
-    passing = ("location ~ ^/(admin/)?log(in|out)/$", "location /", "location @app", "location @media")
+    # does not have), `location /media/private/` and `location @media` (an upload the volume does
+    # not have) pass to the app, each with both lines.
+    passing = (
+        "location ~ ^/(admin/)?log(in|out)/$",
+        "location /",
+        "location @app",
+        "location /media/private/",
+        "location @media",
+    )
     passes = variant.count("uwsgi_pass $app;") == variant.count("include uwsgi_params;") == len(passing)
     if removed != 1 or checks != 1 or not passes:
         raise CaseError(f"{PROXY_TEMPLATE.relative_to(ROOT)} changed shape: update gunicorn_proxy_template()")

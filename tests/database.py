@@ -1,7 +1,8 @@
-"""Which database the Django tests use (and their password hasher), for every run of this repository's pytest (tests/ and the
-apps' own tests under services/app; pyproject.toml loads this plugin with `-p`). DATABASE_URL if
-set (the stack's db service, where `inv test` runs them); else a throwaway PostgreSQL server from
-the local binaries; else the embedded SQLite default. The pytest header says which.
+"""Which database the Django tests use (and their password hasher), for every run of this
+repository's pytest (tests/ and the apps' own tests under services/app; pyproject.toml loads this
+plugin with `-p`). DATABASE_URL if set (the stack's db service, where `inv test` runs them); else
+a throwaway PostgreSQL server from the local binaries; else the embedded SQLite default. The
+pytest header says which.
 
 The server's URL goes into DATABASE_URL before pytest-django loads the settings, which read it as
 they read any DATABASE_URL: a hook of a plugin, as a conftest is loaded only after the settings."""

@@ -38,6 +38,13 @@ map $uri $static_cache_control {
 # Uploads a browser shows in its own viewer (raster images, PDF, plain text) open
 # in the browser; every other type is only downloaded, so nothing that could
 # hold script (HTML in any spelling, SVG, XML) is opened as a page.
+# A private upload (/media/private/, core/uploads.py) is kept by no cache but the browser's;
+# the others are revalidated each time, as they can change under the same name.
+map $request_uri $media_cache_control {
+    "~^/media/private/" "private, no-store";
+    default             "no-cache";
+}
+
 map $sent_http_content_type $media_content_disposition {
     "~^image/(png|jpeg|gif|webp|avif)$" "";
     "~^application/pdf$"                 "";
@@ -204,6 +211,24 @@ server {
         # A file of the volume; else the app's answer: with uploads in a bucket
         # (MEDIA_STORAGE=s3) the address of the object, else 404.
         try_files $uri @media;
+    }
+
+    # Private uploads (upload_to=Private(...), core/uploads.py): never a file of the volume as
+    # it is; the app says who gets each, and sends nginx to it (/_private below).
+    location /media/private/ {
+        include /tmp/writes.conf;
+        include media_headers.conf;
+        uwsgi_hide_header Content-Security-Policy;
+        uwsgi_pass $app;
+        include uwsgi_params;
+        uwsgi_connect_timeout 2s;
+    }
+
+    # A private upload of the volume, at the app's word (X-Accel-Redirect: /_private/NAME).
+    location /_private/ {
+        internal;
+        include media_headers.conf;
+        alias /vol/media/private/;
     }
 
     location @media {

@@ -1,6 +1,7 @@
 """The app's part of the protections in docs/security.md: an account locked after repeated failed
 logins (django-axes) and unlocked by an admin; the proxy's question before it reads a body; the
-pages' Content-Security-Policy; from a bucket, only a todo's attachment; HSTS as chosen."""
+pages' Content-Security-Policy; only a file a row names, and a private one to whom its row
+allows; HSTS as chosen."""
 
 import importlib
 import os
@@ -139,14 +140,53 @@ def test_a_todos_attachment_is_sent_to_the_proxy_with_its_key_encoded_once(clien
 
 
 @pytest.mark.parametrize(
-    ("key", "of_a_todo"),
+    ("key", "named"),
     [("attachments/orphan.png", False), (".restoring/attachments/staged.png", False), ("notes/x.png", True)],
-    ids=["no todo has it", "a restore's staging copy", "outside the attachments"],
+    ids=["no row names it", "a restore's staging copy", "named by a row, in any folder"],
 )
-def test_only_a_todos_attachment_is_served_from_the_bucket(client, bucket, key, of_a_todo):
-    if of_a_todo:
+def test_only_a_file_a_row_names_is_served_from_the_bucket(client, bucket, key, named):
+    if named:
         todo_with(key)
     response = client.get(f"/media/{key}")
+    assert response.status_code == (200 if named else 404)
+    assert ("X-Accel-Redirect" in response) is named
+
+
+PRIVATE = "private/files/0123abcd.pdf"
+
+
+@pytest.fixture(params=["volume", "bucket"])
+def storage(request):
+    """Uploads on the volume (the default) or in a bucket."""
+    if request.param == "bucket":
+        request.getfixturevalue("bucket")
+    return request.param
+
+
+def test_a_private_file_sends_a_visitor_to_log_in_and_goes_to_a_user(client, user, storage):
+    todo_with(PRIVATE)
+    refused = client.get(f"/media/{PRIVATE}")
+    assert refused.status_code == 302
+    assert refused["Location"].startswith("/login/?next=/media/private/")
+    client.force_login(user)
+    served = client.get(f"/media/{PRIVATE}")
+    assert served.status_code == 200
+    expected = "/_bucket" if storage == "bucket" else "/_private/files/0123abcd.pdf"
+    assert served["X-Accel-Redirect"] == expected
+
+
+def test_a_private_file_follows_its_models_rule(client, user, django_user_model, storage, monkeypatch):
+    todo_with(PRIVATE)
+    monkeypatch.setattr(Todo, "may_download", lambda row, who: who.username == "alice", raising=False)
+    client.force_login(django_user_model.objects.create_user("mallory"))
+    assert client.get(f"/media/{PRIVATE}").status_code == 403
+    client.force_login(user)
+    assert client.get(f"/media/{PRIVATE}").status_code == 200
+
+
+def test_a_private_name_no_row_holds_is_a_404_even_to_a_user(client, user, storage):
+    client.force_login(user)
+    response = client.get(f"/media/{PRIVATE}")
     assert response.status_code == 404
     assert "X-Accel-Redirect" not in response
 

@@ -127,3 +127,35 @@ def add_todo(stack: Stack, title: str, files=None, session: requests.Session | N
         allow_redirects=False,
         timeout=30,
     )
+
+
+# Run in the app container: stores CONTENT (hex) under the exact key KEY with the site's storage (the
+# volume or the bucket), named by a todo unless ORPHAN; prints the file's link.
+STORE = (
+    "import os; from django.core.files.base import ContentFile; from core.models import Todo; "
+    "from django.core.files.storage import default_storage as s; "
+    "key = s.save(os.environ['KEY'], ContentFile(bytes.fromhex(os.environ['CONTENT']))); "
+    "os.environ['ORPHAN'] or Todo.objects.create(title=key, attachment=key); print(s.url(key))"
+)
+
+
+def store(stack: Stack, key: str, content: bytes, *, orphan=False) -> str:
+    env = {"KEY": key, "CONTENT": content.hex(), "ORPHAN": "1" if orphan else ""}
+    return stack.manage("shell", "-c", STORE, env=env).split()[-1]
+
+
+def check_private_file(stack: Stack, content: bytes) -> None:
+    """A private upload (core/uploads.py): a visitor is sent to log in, a user gets the bytes,
+    which no shared cache may keep; the same name, with no row naming it, is a 404 even to a user."""
+    link = store(stack, "private/files/0123abcd.png", content)
+    visitor = stack.get(link, allow_redirects=False)
+    assert visitor.status_code == 302, visitor.text[:500]
+    assert visitor.headers["Location"].startswith("/login/?next=/media/private/")
+    assert content not in visitor.content
+    served = logged_in(stack).get(stack.url + link, timeout=30)
+    assert served.status_code == 200, served.text[:500]
+    assert served.content == content
+    assert served.headers["Cache-Control"] == "private, no-store"
+    assert served.headers["Content-Security-Policy"].endswith("sandbox")
+    unnamed = store(stack, "private/files/4567cdef.png", content, orphan=True)
+    assert logged_in(stack).get(stack.url + unnamed, timeout=30).status_code == 404

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.stack.probes import add_todo, attachment_url, media_files, stored_titles
+from tests.stack.probes import add_todo, attachment_url, check_private_file, media_files, store, stored_titles
 from tests.stack.support import Stack
 from tests.support import first_group
 from workspace.compose import DEPLOY_FILES, ROOT
@@ -104,21 +104,6 @@ def test_a_missing_file_is_a_plain_404_and_the_bucket_refuses_anonymous_requests
     assert "HTTP Error 403" in refused.stderr
 
 
-# Run in the app container: stores CONTENT (hex) under the exact key KEY, a todo's attachment unless
-# ORPHAN; prints the link the todo list shows for it.
-STORE = (
-    "import os; from django.core.files.base import ContentFile; from core.models import Todo; "
-    "from django.core.files.storage import default_storage as s; "
-    "key = s.save(os.environ['KEY'], ContentFile(bytes.fromhex(os.environ['CONTENT']))); "
-    "os.environ['ORPHAN'] or Todo.objects.create(title=key, attachment=key); print(s.url(key))"
-)
-
-
-def store(stack: Stack, key: str, content: bytes, *, orphan=False) -> str:
-    env = {"KEY": key, "CONTENT": content.hex(), "ORPHAN": "1" if orphan else ""}
-    return stack.manage("shell", "-c", STORE, env=env).split()[-1]
-
-
 def test_any_key_a_store_can_hold_is_served_space_percent_question_mark_and_hash_included(stack):
     key = "attachments/a b%20c?d#e+f ü.png"
     link = store(stack, key, SMALL_PNG)
@@ -130,7 +115,7 @@ def test_any_key_a_store_can_hold_is_served_space_percent_question_mark_and_hash
 
 
 @pytest.mark.parametrize("key", ["attachments/orphan.png", ".restoring/attachments/staged.png"])
-def test_only_a_todos_attachment_is_served_from_the_bucket(stack, key):
+def test_only_a_file_a_row_names_is_served_from_the_bucket(stack, key):
     link = store(stack, key, SMALL_PNG, orphan=True)
     try:
         assert key in objects(stack)
@@ -140,6 +125,10 @@ def test_only_a_todos_attachment_is_served_from_the_bucket(stack, key):
         assert response.headers["Content-Security-Policy"] == MEDIA_HEADERS["Content-Security-Policy"]
     finally:
         in_app(stack, f"from django.core.files.storage import default_storage as s; s.delete({key!r})")
+
+
+def test_a_private_file_in_the_bucket_is_refused_to_a_visitor_and_served_to_a_user(stack):
+    check_private_file(stack, SMALL_PNG)
 
 
 def test_upload_over_the_limit_gets_413_and_stores_nothing(stack):

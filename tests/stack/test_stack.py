@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.stack.probes import add_todo, attachment_url, logged_in
+from tests.stack.probes import add_todo, attachment_url, check_private_file, logged_in
 from tests.stack.support import csrf_post
 from tests.support import first_group
 
@@ -80,6 +80,10 @@ def test_images_pdfs_and_text_open_in_the_browser_sandboxed(stack, name, content
     assert response.headers["Content-Type"] == content_type
     assert "Content-Disposition" not in response.headers
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
+def test_a_private_file_on_the_volume_is_refused_to_a_visitor_and_served_to_a_user(stack):
+    check_private_file(stack, ATTACHMENT)
 
 
 def test_the_favicon_is_a_static_file_served_by_nginx(stack):

@@ -3,9 +3,9 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
-from django.urls import path
+from django.urls import path, re_path
 
-from core import views
+from core import uploads, views
 
 urlpatterns = [
     path("", views.todo_list, name="todo-list"),
@@ -18,9 +18,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+# The proxy asks here for each upload it does not serve on its own: every one in a bucket, a
+# private one on the volume (core.uploads). Before DEBUG's own media route, which asks no one.
+media = settings.MEDIA_URL.lstrip("/")
 if settings.MEDIA_STORAGE == "s3":
-    # The proxy asks here for each upload, to fetch it from the bucket.
-    urlpatterns.append(path(settings.MEDIA_URL.lstrip("/") + "<path:name>", views.media, name="media"))
+    urlpatterns.append(path(media + "<path:name>", views.media, name="media"))
+else:
+    urlpatterns.append(re_path(rf"^{media}(?P<name>{uploads.PRIVATE}.+)$", views.media, name="media"))
 
 if settings.DEBUG:
     # Development only: with DEBUG off the proxy serves both, and Django serves neither.

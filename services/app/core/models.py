@@ -1,30 +1,21 @@
-import re
-import uuid
 from pathlib import PurePath
 
 from django.conf import settings
 from django.db import models
 
-# Where attachments are stored: the only files the site serves from a bucket (core.views.media).
-ATTACHMENTS = "attachments/"
+from .uploads import random_name
 
 
 def attachment_path(instance, filename):
-    """A random stored name: it cannot collide, nor be guessed from the uploaded name.
-
-    Only a short, plain extension is kept, so the proxy can send the right content type.
-    """
-    suffix = PurePath(filename).suffix.lower()
-    if not re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
-        suffix = ""
-    return f"{ATTACHMENTS}{uuid.uuid4().hex}{suffix}"
+    """A random stored name under attachments/ (core.uploads.random_name)."""
+    return f"attachments/{random_name(filename)}"
 
 
 class Todo(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     done = models.BooleanField(default=False)
-    # Indexed: serving an upload from a bucket asks whether a todo has it (core.views.media).
+    # Indexed: serving an upload from a bucket asks which row names it (core.uploads).
     attachment = models.FileField(upload_to=attachment_path, blank=True, max_length=255, db_index=True)
     # The uploaded file's own name, for display only; the stored name is random.
     attachment_name = models.CharField(max_length=255, blank=True, editable=False)

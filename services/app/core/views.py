@@ -1,17 +1,20 @@
 import logging
 
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import DatabaseError
-from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
-from . import backups
+from . import backups, uploads
 from .database import check, first_line
 from .forms import TodoForm
-from .models import ATTACHMENTS, Todo
+from .models import Todo
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +79,33 @@ def session(request):
 
 @require_safe
 def media(request, name):
-    """An upload in the bucket (MEDIA_STORAGE=s3): the proxy fetches it from there itself.
+    """An upload the proxy does not serve on its own: any upload in a bucket (MEDIA_STORAGE=s3),
+    and a private one (core.uploads) on the volume.
 
-    Only a todo's attachment: any other object of the bucket (a restore's staging copy, the file of
-    a deleted todo) is a 404, whatever its name. X-Accel-Redirect sends nginx to its /_bucket
-    location with a URL signed for this request, so the bytes never pass through a worker and the
-    answer gets the proxy's /media/ headers. Nothing is asked of the store here: a missing object
-    is the store's 404.
+    Only a file a row of the site names: any other name (a restore's staging copy, the file of a
+    deleted row) is a 404. A private file goes to whom the row allows, else a visitor is sent to
+    log in and a user refused. X-Accel-Redirect sends nginx to the bytes (the bucket's object at a
+    URL signed for this request, or the volume's file), so they never pass through a worker and
+    the answer gets the proxy's /media/ headers. Nothing is asked of the store here: a missing
+    object is the store's 404.
     """
-    if not name.startswith(ATTACHMENTS) or not Todo.objects.filter(attachment=name).exists():
+    row = uploads.row_naming(name)
+    if row is None:
         raise Http404
-    # No charset: nginx would keep it and add it to the object's own Content-Type.
+    if uploads.is_private(name) and not uploads.may_download(row, request.user):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        raise PermissionDenied
+    # No charset: nginx would keep it and add it to the file's own Content-Type.
     response = HttpResponse(content_type="application/octet-stream")
-    response["X-Accel-Redirect"] = "/_bucket"
-    # Whole and encoded as the store signed it: nginx passes it on as it is.
-    response["X-Bucket-Url"] = default_storage.signed_url(name, request.method)
+    if settings.MEDIA_STORAGE == "s3":
+        response["X-Accel-Redirect"] = "/_bucket"
+        # Whole and encoded as the store signed it: nginx passes it on as it is.
+        response["X-Bucket-Url"] = default_storage.signed_url(name, request.method)
+    elif settings.DEBUG:
+        # Development without the proxy in front: Django sends the file itself.
+        return FileResponse(default_storage.open(name))
+    else:
+        # As stored: Private's names are random, of letters, digits and one dot.
+        response["X-Accel-Redirect"] = "/_private/" + name.removeprefix(uploads.PRIVATE)
     return response
