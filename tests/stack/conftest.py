@@ -2,16 +2,26 @@
 only through the proxy on a free loopback port. Everything a test starts is torn down."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.stack.support import Stack, swarm_state
-from workspace.compose import BASE_FILES, ENV_EXAMPLE, Project, engine_answers
+from workspace.compose import BASE_FILES, ENV_EXAMPLE, ROOT, Project, engine_answers
+from workspace.settings import BY_NAME
 
-# The app tests' defaults (pyproject.toml's pytest env) are no user's shell: the stacks here read
-# their own env files, and the shell would win over them.
-for name in ("SECRET_KEY", "ALLOWED_HOSTS"):
+# A test's stack takes its settings (ports, names, keys) from the test, never from the shell,
+# where compose would let them win over the stack's env file: a developer's exported PROXY_PORT
+# or COMPOSE_PROJECT_NAME, or the app tests' defaults (pyproject.toml's pytest env).
+SHELL_SETTINGS = {
+    *BY_NAME,
+    *re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M),
+    "COMPOSE_PROJECT_NAME",
+    "COMPOSE_FILE",
+    "COMPOSE_PROFILES",
+} - {"DATABASE_URL"}  # the Django tests' own (tests/database.py); no stack reads it from the shell
+for name in SHELL_SETTINGS:
     os.environ.pop(name, None)
 
 

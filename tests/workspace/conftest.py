@@ -60,3 +60,20 @@ def calls(c: MockContext) -> list:
 def commands(c: MockContext) -> list[str]:
     """The commands C ran, in order."""
     return [call.args[0] for call in calls(c)]
+
+
+def info(*stops: int) -> dict:
+    """pgBackRest's `info --output=json` of one stanza, with full backups ending at STOPS."""
+    return {
+        "cipher": "aes-256-cbc",
+        "status": {"code": 0, "message": "ok"},
+        "backup": [
+            {
+                "label": f"backup-{n}F",
+                "type": "full",
+                "timestamp": {"start": stop - 5, "stop": stop},
+                "info": {"repository": {"delta": 3_700_000}},
+            }
+            for n, stop in enumerate(stops)
+        ],
+    }

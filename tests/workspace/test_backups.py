@@ -9,28 +9,12 @@ import pytest
 from invoke import Exit
 
 from tasks import deploy
+from tests.workspace.conftest import info
 from workspace import backups
 from workspace.compose import ROOT
 
 HOUR = 3600
 NOW = 1_800_000_000
-
-
-def info(*stops: int) -> dict:
-    """pgBackRest's `info --output=json` of one stanza, with full backups ending at STOPS."""
-    return {
-        "cipher": "aes-256-cbc",
-        "status": {"code": 0, "message": "ok"},
-        "backup": [
-            {
-                "label": f"backup-{n}F",
-                "type": "full",
-                "timestamp": {"start": stop - 5, "stop": stop},
-                "info": {"repository": {"delta": 3_700_000}},
-            }
-            for n, stop in enumerate(stops)
-        ],
-    }
 
 
 def test_the_window_runs_from_the_oldest_backup_to_the_last_archived_segment():

@@ -8,8 +8,7 @@ import time
 import pytest
 from invoke import Exit
 
-from tests.workspace.conftest import GOOD, commands, mock_context
-from tests.workspace.test_backups import info
+from tests.workspace.conftest import GOOD, commands, info, mock_context
 from workspace import swarm_backups
 from workspace.deployment import Deployment
 

@@ -36,8 +36,12 @@ class Private:
     def __call__(self, instance, filename: str) -> str:
         return f"{PRIVATE}{self.folder}/{random_name(filename)}"
 
+    # Equal when the folder is: makemigrations sees no change in an unchanged field.
     def __eq__(self, other):
         return isinstance(other, Private) and other.folder == self.folder
+
+    def __hash__(self):
+        return hash(self.folder)
 
 
 def is_private(name: str) -> bool:
@@ -48,9 +52,9 @@ def row_naming(name: str) -> models.Model | None:
     """The first row of any model whose file field holds NAME; None when none does. A query per
     file field of the project: index a field whose files a bucket serves (db_index=True)."""
     for model in apps.get_models():
-        for field in model._meta.concrete_fields:
+        for field in model._meta.concrete_fields:  # noqa: SLF001 (Django's documented API)
             if isinstance(field, models.FileField):
-                row = model._default_manager.filter(**{field.attname: name}).first()
+                row = model._default_manager.filter(**{field.attname: name}).first()  # noqa: SLF001
                 if row is not None:
                     return row
     return None
