@@ -13,7 +13,15 @@ import time
 import pytest
 import requests
 
-from tests.stack.fleet.support import PROXY_PORT, RemoteStack, build_images, in_the_bucket, load_images, run_images
+from tests.stack.fleet.support import (
+    PROXY_PORT,
+    RemoteStack,
+    build_images,
+    in_the_bucket,
+    load_images,
+    run_images,
+    transfer,
+)
 from tests.stack.support import BEHIND_TLS, Stack
 from tests.support import first_group
 from workspace.compose import ROOT
@@ -124,9 +132,9 @@ def titles(stack: RemoteStack) -> list[str]:
 
 
 def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(remote, fleet, stack_tmp):
-    """Host 0 is lost after a write; host 2, its engine empty, gets the same settings (the
-    bucket's and the key) and `inv restore --latest`: it builds the images there, and every todo
-    and the attachment are back."""
+    """Host 0 is lost after a write; host 2, its engine empty, gets the release's images (as from
+    a registry), the same settings (the bucket's and the key) and `inv restore --latest`: every
+    todo and the attachment are back."""
     url = add_todo(remote, "written just before the host was lost")
     kept = titles(remote)
     # The archive is at most ARCHIVE_TIMEOUT behind; a base backup now has it all (and the uploads).
@@ -136,8 +144,11 @@ def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(remote, fleet, 
     new_host = fleet[2]
     assert not new_host.docker("ps", "--all", "--quiet").strip(), "host 2 is not empty"
     assert not new_host.docker("volume", "ls", "--quiet").strip(), "host 2 has volumes"
-    # What the host would pull from Docker Hub, which fleet hosts cannot reach.
-    load_images([new_host], build_images() + run_images())
+    # What the host would pull from a registry, which fleet hosts cannot reach: the release's
+    # images, as host 0 built them (building them again proves nothing the deploy did not).
+    built = f"reference={remote.env['IMAGE_PREFIX']}-*"
+    images = remote.host.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", built)
+    transfer(remote.host, new_host, [*images.split(), *run_images()])
     new = RemoteStack(stack_tmp, new_host)
     new.env.update({name: value for name, value in remote.env.items() if name not in ("COMPOSE_PROJECT_NAME",)})
     new.env.update(COMPOSE_PROJECT_NAME=new.project)
