@@ -34,9 +34,10 @@ def pytest_collection_modifyitems(config, items):
             if item.get_closest_marker("stack"):
                 item.add_marker(skip)
     # In a parallel run (inv verify: pytest-xdist, --dist loadgroup), a test module runs whole on
-    # one worker, its stack (a fleet's module: its fleet) set up once.
+    # one worker, its stack set up once; the fleet's modules all on one, which sets the fleet up
+    # once for them.
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(item.path.stem))
+        item.add_marker(pytest.mark.xdist_group("fleet" if item.path.parent.name == "fleet" else item.path.stem))
     # The check that the suite left this machine's engine as it was (test_host_engine.py) runs
     # after everything else, and its bystander stack is up from the first test on (of each
     # worker): only when that check is among the tests selected.
