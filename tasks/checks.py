@@ -1,9 +1,9 @@
-"""The tests: the Django tests (test), the workspace's unit tests (check) and its proofs on real
-containers (verify)."""
+"""The tests: the project's Django tests (test), the workspace's own unit and Django tests
+(check) and its proofs on real containers (verify)."""
 
 import shlex
 
-from invoke import task
+from invoke import Exit, task
 
 from workspace.compose import ROOT, require_engine
 from workspace.django_commands import PYTHON, pytest
@@ -17,19 +17,28 @@ from workspace.shell import run, typed_words
     }
 )
 def test(c, keyword="", exitfirst=False):
-    """Run the Django tests (tests/app and every app's) on PostgreSQL, in seconds.
+    """Run the project's Django tests (every app's own) on PostgreSQL, in seconds.
 
-    Words after -- go to pytest: inv test -- --lf -vv. The stack's own proofs: inv verify."""
+    Words after -- go to pytest: inv test -- --lf -vv. The workspace's own tests: inv check."""
     pytest(c, typed_words(f"-k {shlex.quote(keyword)}" if keyword else "", "-x" if exitfirst else ""))
 
 
 @task
 def check(c):
-    """Run the workspace's unit tests (tests/workspace): the tasks' logic, no Docker, seconds.
+    """Run the workspace's own tests, on this machine, no Docker: its unit tests (tests/workspace,
+    the tasks' logic), then its Django tests (tests/app: health, settings, security, releases,
+    uploads), on a throwaway PostgreSQL from the local binaries, else SQLite.
 
-    Words after -- go to pytest: inv check -- -k swarm."""
+    Words after -- go to both pytest runs: inv check -- -k swarm."""
     with c.cd(ROOT):
-        run(c, f"{PYTHON} -m pytest -p no:django {typed_words('tests/workspace')}")
+        failed = []
+        for command in (f"-p no:django {typed_words('tests/workspace')}", typed_words("tests/app")):
+            # Exit 5: no test of that run was selected (-k), not a failure.
+            result = run(c, f"{PYTHON} -m pytest {command}", check=False)
+            if result.exited not in (0, 5):
+                failed.append(f"Failed (exit {result.exited}): {PYTHON} -m pytest {command}")
+        if failed:
+            raise Exit("\n".join(failed), 1)
 
 
 @task

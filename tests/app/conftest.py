@@ -1,28 +1,11 @@
 import importlib
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import clear_url_caches
 
 import config.urls
 from tests.support import free_port
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Every test writes uploads into a folder of its own."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture(autouse=True)
-def plain_static_storage(settings):
-    """Templates render without a collectstatic manifest (the hashed storage needs one)."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 def _reload_urls():
@@ -38,14 +21,6 @@ def debug_on(settings, media_root):
     yield
     settings.DEBUG = False
     _reload_urls()
-
-
-@pytest.fixture
-def upload():
-    def make(name="notes.txt", content=b"hello attachment\n", content_type="text/plain"):
-        return SimpleUploadedFile(name, content, content_type=content_type)
-
-    return make
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ SHELL_SETTINGS = {
     "COMPOSE_PROJECT_NAME",
     "COMPOSE_FILE",
     "COMPOSE_PROFILES",
-} - {"DATABASE_URL"}  # the Django tests' own (tests/database.py); no stack reads it from the shell
+} - {"DATABASE_URL"}  # the Django tests' own (tests/django_setup.py); no stack reads it from the shell
 for name in SHELL_SETTINGS:
     os.environ.pop(name, None)
 

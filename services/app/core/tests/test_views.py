@@ -8,17 +8,6 @@ from core.models import Todo
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("alice", password="a-long-password-1")
-
-
-@pytest.fixture
-def user_client(client, user):
-    client.force_login(user)
-    return client
-
-
 def stored_files(media_root):
     return [path for path in media_root.rglob("*") if path.is_file()]
 

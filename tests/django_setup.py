@@ -1,6 +1,8 @@
-"""Which database the Django tests use (and their password hasher), for every run of this
-repository's pytest (tests/ and the apps' own tests under services/app; pyproject.toml loads this
-plugin with `-p`). DATABASE_URL if set (the stack's db service, where `inv test` runs them); else
+"""How every Django test of this repository runs (tests/app and the apps' own tests under
+services/app; pyproject.toml loads this plugin with `-p`): which database, a fast password hasher,
+uploads in a folder of each test's own, templates without a collected static manifest.
+
+The database: DATABASE_URL if set (the stack's db service, where `inv test` runs them); else
 a throwaway PostgreSQL server from the local binaries; else the embedded SQLite default. The
 pytest header says which.
 
@@ -12,6 +14,7 @@ import subprocess
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 
 from tests.throwaway_postgres import ThrowawayPostgres, find_binaries
@@ -58,10 +61,39 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"database: PostgreSQL at {db['HOST']}:{db['PORT'] or 5432}, {config.stash[note_key]}"
 
 
+class DjangoTestDefaults:
+    """Fixtures for every Django test, the project's own included."""
+
+    @pytest.fixture(autouse=True)
+    def media_root(self, settings, tmp_path):
+        """Every test writes uploads into a folder of its own."""
+        settings.MEDIA_ROOT = tmp_path / "media"
+        return settings.MEDIA_ROOT
+
+    @pytest.fixture(autouse=True)
+    def plain_static_storage(self, settings):
+        """Templates render without a collectstatic manifest (the hashed storage needs one)."""
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+
+    @pytest.fixture
+    def upload(self):
+        """A file as a form would upload it: upload(name, content, content_type)."""
+
+        def make(name="notes.txt", content=b"hello attachment\n", content_type="text/plain"):
+            return SimpleUploadedFile(name, content, content_type=content_type)
+
+        return make
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """The Django tests hash passwords with a fast hasher, as cookiecutter-django's test settings
-    do: a test run needs no protection from guessing, and every login a test makes then costs
-    microseconds instead of the production hasher's deliberate fraction of a second."""
+    """With Django (not `-p no:django`): the fixtures above, and a fast password hasher, as
+    cookiecutter-django's test settings have: a test run needs no protection from guessing, and
+    every login a test makes then costs microseconds instead of the production hasher's
+    deliberate fraction of a second."""
     if config.pluginmanager.hasplugin("django"):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+        config.pluginmanager.register(DjangoTestDefaults(), "django-test-defaults")
