@@ -51,7 +51,7 @@ def verify(c):
     require_engine()
     with c.cd(ROOT):
         # Two test modules at a time (pytest-xdist): most of the time goes to waiting on
-        # containers. In the order collected: the fleet's modules, the longest, first, one on
-        # each worker. The slowest tests listed at the end: the suite's time is a budget.
+        # containers. The longest groups first (tests/stack/conftest.py), so both workers end
+        # together. The slowest tests listed at the end: the suite's time is a budget.
         parallel = "--numprocesses 2 --dist loadgroup --no-loadscope-reorder"
         run(c, f"{PYTHON} -m pytest {parallel} --durations=15 {typed_words('tests/stack')}")

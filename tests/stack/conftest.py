@@ -25,6 +25,15 @@ for name in SHELL_SETTINGS:
     os.environ.pop(name, None)
 
 
+# The groups that take longest, the longest first: minutes each in a parallel run.
+LONGEST = ("fleet", "test_backups", "test_releases", "test_object_storage", "test_deploy", "test_faults")
+
+
+def group(item) -> str:
+    """The item's group: its module's, or the fleet's for the fleet's modules."""
+    return "fleet" if item.path.parent.name == "fleet" else item.path.stem
+
+
 # First: pytest-xdist reads the groups in its own hook of the same name.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
@@ -37,7 +46,10 @@ def pytest_collection_modifyitems(config, items):
     # one worker, its stack set up once; the fleet's modules all on one, which sets the fleet up
     # once for them.
     for item in items:
-        item.add_marker(pytest.mark.xdist_group("fleet" if item.path.parent.name == "fleet" else item.path.stem))
+        item.add_marker(pytest.mark.xdist_group(group(item)))
+    # The longest groups first (inv verify hands them out in this order): the last ones to start
+    # are short, and the two workers end together.
+    items.sort(key=lambda item: LONGEST.index(group(item)) if group(item) in LONGEST else len(LONGEST))
     # The check that the suite left this machine's engine as it was (test_host_engine.py) runs
     # after everything else, and its bystander stack is up from the first test on (of each
     # worker): only when that check is among the tests selected.

@@ -137,7 +137,7 @@ def test_plain_docker_compose_in_the_root_sees_the_development_stack(workspace):
 def test_inv_test_help_shows_the_tasks_own_help():
     result = inv("test", "--help")
     assert result.returncode == 0, result.stderr
-    assert "Run the Django tests" in result.stdout
+    assert "Run the project's Django tests" in result.stdout
     assert "--keyword" in result.stdout
     assert "usage: pytest" not in result.stdout
 
