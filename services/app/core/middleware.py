@@ -51,7 +51,7 @@ class StorageFullMiddleware(MiddlewareMixin):
 
 class StorageUnavailableMiddleware(MiddlewareMixin):
     """While the bucket cannot be reached or refuses (MEDIA_STORAGE=s3), answer 503 instead of a
-    500: the upload was not stored, and neither was its todo (the file is written first, and an
+    500: the upload was not stored, and neither was its row (the file is written first, and an
     object is stored whole or not at all)."""
 
     def process_exception(self, request, exception):

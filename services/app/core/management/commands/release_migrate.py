@@ -88,6 +88,6 @@ class Command(BaseCommand):
 
 
 def describe(issue):
-    """`drops the column core_todo.done`, from the linter's issue."""
+    """`drops the column shop_order.note`, from the linter's issue."""
     where = ".".join(filter(None, (issue.table, issue.column)))
     return " ".join(filter(None, (DOES.get(issue.code, issue.message), where)))
