@@ -47,7 +47,7 @@ def prepare_content(stack: Stack) -> dict[str, str]:
     paths of the served cases."""
     stack.compose(
         "exec", "-T", "app", "python", "manage.py", "shell", "-c",
-        "from core.models import Todo; Todo.objects.all().delete(); "
+        "from todos.models import Todo; Todo.objects.all().delete(); "
         f"Todo.objects.bulk_create(Todo(title=f'Bench todo {{i}}', description='Measured by inv bench.', "
         f"attachment='{MEDIA_FILE}' if i == 1 else '') for i in range(1, {TODOS + 1}))",
     )  # fmt: skip

@@ -203,14 +203,14 @@ def measure_build(project: str, *, quick: bool) -> dict:
 
 def rebuild_after_view_change(build: tuple[str, ...], tag: str) -> tuple[float, subprocess.CompletedProcess]:
     """In a copy of the build context: a first build (all from the cache), then the timed one after
-    a line added to core/views.py."""
+    a line added to todos/views.py."""
     with tempfile.TemporaryDirectory(prefix="bench-context-") as context:
         copy = Path(context)
         shutil.copytree(ROOT / "services" / "app", copy / "services" / "app", ignore=shutil.ignore_patterns("var"))
         shutil.copy(ROOT / "requirements-dev.txt", copy)
         copied = ("-f", str(copy / "services/app/Dockerfile"), "-t", tag, str(copy))
         execute(*build, *copied)
-        views = copy / "services" / "app" / "core" / "views.py"
+        views = copy / "services" / "app" / "todos" / "views.py"
         views.write_text(views.read_text() + f'\nREBUILD_MARK = "{uuid.uuid4().hex}"\n')
         return timed(*build, *copied)
 

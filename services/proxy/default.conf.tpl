@@ -38,7 +38,7 @@ map $uri $static_cache_control {
 # Uploads a browser shows in its own viewer (raster images, PDF, plain text) open
 # in the browser; every other type is only downloaded, so nothing that could
 # hold script (HTML in any spelling, SVG, XML) is opened as a page.
-# A private upload (/media/private/, core/uploads.py) is kept by no cache but the browser's;
+# A private upload (/media/private/, ops/uploads.py) is kept by no cache but the browser's;
 # the others are revalidated each time, as they can change under the same name.
 map $request_uri $media_cache_control {
     "~^/media/private/" "private, no-store";
@@ -213,7 +213,7 @@ server {
         try_files $uri @media;
     }
 
-    # Private uploads (upload_to=Private(...), core/uploads.py): never a file of the volume as
+    # Private uploads (upload_to=Private(...), ops/uploads.py): never a file of the volume as
     # it is; the app says who gets each, and sends nginx to it (/_private below).
     location /media/private/ {
         include /tmp/writes.conf;
@@ -243,7 +243,7 @@ server {
 
     # With PROXY_WRITES_NEED_LOGIN=true, asked before a request goes on to the app
     # (auth_request): does it come from a logged-in user? Reading needs no login. For anything
-    # else the app looks at the session (core.views.session), given the headers only: a
+    # else the app looks at the session (ops.views.session), given the headers only: a
     # visitor's POST is refused before nginx reads a byte of its body (docs/security.md).
     location = /_session {
         internal;

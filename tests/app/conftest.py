@@ -5,11 +5,15 @@ from django.db import connection
 from django.urls import clear_url_caches
 
 import config.urls
+import ops.urls
 from tests.support import free_port
 
 
-def _reload_urls():
+def reload_urls():
+    """The URLconf built again from the settings of now: the media and DEBUG routes are chosen
+    when it is imported."""
     clear_url_caches()
+    importlib.reload(ops.urls)
     importlib.reload(config.urls)
 
 
@@ -17,10 +21,10 @@ def _reload_urls():
 def debug_on(settings, media_root):
     """DEBUG on, with the URLconf rebuilt, since it adds the static and media routes at import."""
     settings.DEBUG = True
-    _reload_urls()
+    reload_urls()
     yield
     settings.DEBUG = False
-    _reload_urls()
+    reload_urls()
 
 
 @pytest.fixture

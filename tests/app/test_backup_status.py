@@ -4,7 +4,7 @@ deployment are proven on a running one (tests/stack/test_backups.py)."""
 
 import pytest
 
-from core.backups import backup_problems
+from ops.backups import backup_problems
 
 
 def test_a_database_that_archives_nothing_says_off_and_is_no_failure(client, db):

@@ -3,7 +3,6 @@ logins (django-axes) and unlocked by an admin; the proxy's question before it re
 pages' Content-Security-Policy; only a file a row names, and a private one to whom its row
 allows; HSTS as chosen."""
 
-import importlib
 import os
 import subprocess
 import sys
@@ -14,10 +13,9 @@ import pytest
 from django.apps import apps
 from django.core.files.storage import default_storage
 from django.test import Client
-from django.urls import clear_url_caches
 
-import config.urls
-from core.models import Todo
+from tests.app.conftest import reload_urls
+from todos.models import Todo
 
 pytestmark = pytest.mark.django_db
 
@@ -108,13 +106,11 @@ def bucket(settings):
     settings.AWS_S3_REGION_NAME = "us-east-1"
     settings.AWS_ACCESS_KEY_ID = "key"
     settings.AWS_SECRET_ACCESS_KEY = "secret"
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "core.storage.ObjectStorage"}}
-    clear_url_caches()
-    importlib.reload(config.urls)
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "ops.storage.ObjectStorage"}}
+    reload_urls()
     yield
     settings.MEDIA_STORAGE = "volume"
-    clear_url_caches()
-    importlib.reload(config.urls)
+    reload_urls()
 
 
 def todo_with(name: str) -> Todo:

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from core.models import Todo
+from todos.models import Todo
 
 
 def test_collectstatic_puts_the_admin_css_into_static_root_with_hashed_names(settings, tmp_path):

@@ -79,7 +79,7 @@ def logs(stack: Stack, service: str) -> list[str]:
 
 def stored_titles(stack: Stack) -> set[str]:
     """The titles of the todos in the database, read with psql in the db container."""
-    query = "SELECT title FROM core_todo"
+    query = "SELECT title FROM todos_todo"
     output = stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-At", "-c", query).stdout
     return set(output.splitlines())
 
@@ -132,7 +132,7 @@ def add_todo(stack: Stack, title: str, files=None, session: requests.Session | N
 # Run in the app container: stores CONTENT (hex) under the exact key KEY with the site's storage (the
 # volume or the bucket), named by a todo unless ORPHAN; prints the file's link.
 STORE = (
-    "import os; from django.core.files.base import ContentFile; from core.models import Todo; "
+    "import os; from django.core.files.base import ContentFile; from todos.models import Todo; "
     "from django.core.files.storage import default_storage as s; "
     "key = s.save(os.environ['KEY'], ContentFile(bytes.fromhex(os.environ['CONTENT']))); "
     "os.environ['ORPHAN'] or Todo.objects.create(title=key, attachment=key); print(s.url(key))"
@@ -145,7 +145,7 @@ def store(stack: Stack, key: str, content: bytes, *, orphan=False) -> str:
 
 
 def check_private_file(stack: Stack, content: bytes) -> None:
-    """A private upload (core/uploads.py): a visitor is sent to log in, a user gets the bytes,
+    """A private upload (ops/uploads.py): a visitor is sent to log in, a user gets the bytes,
     which no shared cache may keep; the same name, with no row naming it, is a 404 even to a user."""
     link = store(stack, "private/files/0123abcd.png", content)
     visitor = stack.get(link, allow_redirects=False)

@@ -193,15 +193,15 @@ def fresh_clone(target: Path, uid: int, gid: int) -> Path:
 
 
 def add_migration(app: Path, name: str, operations: str, imports: str = "") -> Path:
-    """A migration of core (in APP, a copy's services/app) after its latest one: OPERATIONS,
+    """A migration of todos (in APP, a copy's services/app) after its latest one: OPERATIONS,
     Python source of a list."""
-    folder = app / "core" / "migrations"
+    folder = app / "todos" / "migrations"
     latest = max(path.stem for path in folder.glob("0*.py"))
     path = folder / f"{int(latest[:4]) + 1:04d}_{name}.py"
     path.write_text(
         f"from django.db import migrations, models\n{imports}\n\n"
         f"class Migration(migrations.Migration):\n"
-        f"    dependencies = [('core', '{latest}')]\n"
+        f"    dependencies = [('todos', '{latest}')]\n"
         f"    operations = {operations}\n"
     )
     return path
@@ -215,8 +215,8 @@ class Note(models.Model):
 
 
 def add_note_model(app: Path) -> Path:
-    """A new model, Note, in core (in APP, a copy's services/app), and its migration."""
-    models_file = app / "core" / "models.py"
+    """A new model, Note, in todos (in APP, a copy's services/app), and its migration."""
+    models_file = app / "todos" / "models.py"
     models_file.write_text(models_file.read_text() + NOTE_MODEL)
     return add_migration(
         app,

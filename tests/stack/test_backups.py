@@ -73,7 +73,7 @@ class Site:
         return self.stack.compose(*command).stdout.strip()
 
     def titles(self) -> set[str]:
-        return set(self.sql("SELECT title FROM core_todo").splitlines())
+        return set(self.sql("SELECT title FROM todos_todo").splitlines())
 
     def write(self, title: str, files=None) -> None:
         token = self.writer.form_token(self.stack.url, "/")
@@ -255,7 +255,7 @@ def test_the_bucket_holds_nothing_readable_without_the_key(site):
         assert raw.returncode == 0, raw.stderr
         assert raw.stdout.startswith(b"Salted__"), f"{path} is not encrypted"
         # No PostgreSQL page header, dump, zstd frame or SQL in it.
-        for plain in (b"PGDMP", b"\x28\xb5\x2f\xfd", b"CREATE TABLE", b"core_todo", b"[backup:current]"):
+        for plain in (b"PGDMP", b"\x28\xb5\x2f\xfd", b"CREATE TABLE", b"todos_todo", b"[backup:current]"):
             assert plain not in raw.stdout, f"{path} holds {plain!r}"
     wrong_key = site.stack.compose_project.call(
         "run", "--rm", "--no-deps", "-T", "-e", "PGBACKREST_REPO1_CIPHER_PASS=not-the-key", "backup",

@@ -221,7 +221,7 @@ def test_an_uploaded_html_page_neither_runs_script_nor_sets_a_cookie_on_the_site
 
 def test_the_admin_loads_with_its_styles(browser, page, user):
     log_in(browser, page)
-    for path in ("/admin/", "/admin/core/todo/"):
+    for path in ("/admin/", "/admin/todos/todo/"):
         page(path)
         sheets = browser.execute_script("return [...document.styleSheets].map(sheet => sheet.cssRules.length)")
         assert sheets, f"{path}: no stylesheet"

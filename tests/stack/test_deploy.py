@@ -92,7 +92,7 @@ def test_every_container_is_locked_down(deployed):
 CREATE_TODOS = textwrap.dedent(
     """
     from django.core.files.base import ContentFile
-    from core.models import Todo
+    from todos.models import Todo
     for n in range(2):
         todo = Todo(title=f"Restored todo {n}")
         todo.attachment.save(f"file{n}.bin", ContentFile(bytes([n]) * 5000 + b"end"))

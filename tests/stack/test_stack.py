@@ -24,13 +24,13 @@ def todo_with_attachment(stack, admin):
     response = csrf_post(
         admin,
         stack,
-        "/admin/core/todo/add/",
+        "/admin/todos/todo/add/",
         data={"title": "Ship it", "description": "through the proxy"},
         files={"attachment": ("release notes.bin", ATTACHMENT, "application/octet-stream")},
     )
     assert response.status_code == 302, response.text[:2000]
-    changelist = admin.get(stack.url + "/admin/core/todo/", timeout=30).text
-    change = first_group(r'href="(/admin/core/todo/\d+/change/)"', changelist)
+    changelist = admin.get(stack.url + "/admin/todos/todo/", timeout=30).text
+    change = first_group(r'href="(/admin/todos/todo/\d+/change/)"', changelist)
     page = admin.get(stack.url + change, timeout=30).text
     return first_group(r'href="(/media/attachments/[0-9a-f]{32}\.bin)"', page)
 

@@ -114,11 +114,11 @@ def test_a_serving_release_without_a_record_goes_back_to_the_newest_recorded():
 def test_what_a_reversal_drops_is_named_with_its_rows():
     preview = (
         'log line\n{"drops": [{"table": "core_note", "column": null, "rows": 12}, '
-        '{"table": "core_todo", "column": "note", "rows": 3}], "kept": []}\n'
+        '{"table": "todos_todo", "column": "note", "rows": 3}], "kept": []}\n'
     )
     assert releases.drops(preview) == [
         "the table core_note (12 rows)",
-        "the column core_todo.note (3 rows hold a value)",
+        "the column todos_todo.note (3 rows hold a value)",
     ]
     assert releases.drops('{"drops": [], "kept": []}') == []
     # An older release's code, without --drops: it cannot tell, so the rollback asks all the same.

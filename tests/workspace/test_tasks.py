@@ -24,11 +24,11 @@ def dev_stack_running(engine, monkeypatch):
 
 
 def test_words_after_the_double_dash_reach_pytest_once_as_root_too(dev_stack_running, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["inv", "test", "--", "services/app/core/tests/test_views.py", "-vv"])
+    monkeypatch.setattr(sys, "argv", ["inv", "test", "--", "services/app/todos/tests/test_views.py", "-vv"])
     monkeypatch.setattr(os, "getuid", lambda: 0)
     checks.test(dev_stack_running)
     pytest_run = next(command for command in commands(dev_stack_running) if "pytest" in command)
-    assert pytest_run.endswith("app python -m pytest -p no:cacheprovider services/app/core/tests/test_views.py -vv")
+    assert pytest_run.endswith("app python -m pytest -p no:cacheprovider services/app/todos/tests/test_views.py -vv")
 
 
 def test_inside_the_stack_psql_is_django_dbshell_with_the_settings_password(monkeypatch):

@@ -104,7 +104,8 @@ if not SECRET_KEY:
 
 # The project's own apps. `manage.py startapp NAME` (`inv startapp NAME`) adds each new app here.
 LOCAL_APPS = [
-    "core",
+    # The example: a todo list with attachments (docs/developing.md says how to remove it).
+    "todos",
 ]
 
 INSTALLED_APPS = [
@@ -115,6 +116,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    # The workspace's own part of the site (health, status, uploads, the release commands).
+    "ops",
     *LOCAL_APPS,
 ]
 
@@ -125,9 +128,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "core.middleware.DatabaseUnavailableMiddleware",
-    "core.middleware.StorageFullMiddleware",
-    "core.middleware.StorageUnavailableMiddleware",
+    "ops.middleware.DatabaseUnavailableMiddleware",
+    "ops.middleware.StorageFullMiddleware",
+    "ops.middleware.StorageUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it answers a locked account's login.
@@ -162,7 +165,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates (the site's layout, its login page), then each app's.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -208,10 +212,11 @@ AUTH_PASSWORD_VALIDATORS = [
     )
 ]
 
-# The site's own login page; logging in and out both lead back to the todo list.
+# The site's own login page (templates/registration/login.html); logging in and out lead back to
+# the home page.
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "todo-list"
-LOGOUT_REDIRECT_URL = "todo-list"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
@@ -223,9 +228,11 @@ USE_TZ = True
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o2775
 
 STATIC_URL = "/static/"
+# The project's own static files (the site's CSS, the favicon), then each app's.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 STORAGES = {
-    "default": {"BACKEND": "core.storage." + ("ObjectStorage" if MEDIA_STORAGE == "s3" else "MediaStorage")},
+    "default": {"BACKEND": "ops.storage." + ("ObjectStorage" if MEDIA_STORAGE == "s3" else "MediaStorage")},
     # With DEBUG off, file names carry a content hash, so the proxy can cache them forever.
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage."
@@ -233,13 +240,13 @@ STORAGES = {
     },
 }
 # The bucket stays private: the proxy fetches each object with a URL the app signs for it
-# (core.views.media), used at once, so it is valid for seconds only.
+# (ops.views.media), used at once, so it is valid for seconds only.
 AWS_QUERYSTRING_EXPIRE = 60
 AWS_S3_CLIENT_CONFIG = botocore.config.Config(
     signature_version="s3v4",
     # Path-style URLs (endpoint/bucket/key) on an S3-compatible endpoint: no DNS name per bucket.
     s3={"addressing_style": "path" if AWS_S3_ENDPOINT_URL else "virtual"},
-    # Fail fast while the store is away (503, core.middleware) instead of holding a worker for
+    # Fail fast while the store is away (503, ops.middleware) instead of holding a worker for
     # botocore's default minute and its retries.
     connect_timeout=3,
     read_timeout=10,

@@ -3,28 +3,18 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
-from django.urls import path, re_path
-
-from core import uploads, views
+from django.urls import include, path
 
 urlpatterns = [
-    path("", views.todo_list, name="todo-list"),
-    path("login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
+    # The workspace's own: /healthz, /status/backups, the proxy's helpers, uploads it does not
+    # serve on its own. Before DEBUG's own media route, which asks no one.
+    path("", include("ops.urls")),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("healthz", views.healthz, name="healthz"),
-    path("status/backups", views.backup_status, name="backup-status"),
-    # The proxy asks here before it reads a request's body (its own /_session, internal).
-    path("_session", views.session, name="session"),
     path("admin/", admin.site.urls),
+    # The example (docs/developing.md says how to remove it).
+    path("", include("todos.urls")),
 ]
-
-# The proxy asks here for each upload it does not serve on its own: every one in a bucket, a
-# private one on the volume (core.uploads). Before DEBUG's own media route, which asks no one.
-media = settings.MEDIA_URL.lstrip("/")
-if settings.MEDIA_STORAGE == "s3":
-    urlpatterns.append(path(media + "<path:name>", views.media, name="media"))
-else:
-    urlpatterns.append(re_path(rf"^{media}(?P<name>{uploads.PRIVATE}.+)$", views.media, name="media"))
 
 if settings.DEBUG:
     # Development only: with DEBUG off the proxy serves both, and Django serves neither.

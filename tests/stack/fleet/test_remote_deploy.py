@@ -32,7 +32,7 @@ ATTACHMENT = b"kept over ssh " * 400
 ADD_TODO = textwrap.dedent(
     """
     from django.core.files.base import ContentFile
-    from core.models import Todo
+    from todos.models import Todo
     todo = Todo(title={title!r})
     todo.attachment.save("kept.bin", ContentFile({content!r}))
     print(todo.attachment.url)
@@ -40,7 +40,7 @@ ADD_TODO = textwrap.dedent(
 )
 DELETE_TODOS = textwrap.dedent(
     """
-    from core.models import Todo
+    from todos.models import Todo
     for todo in Todo.objects.all():
         todo.attachment.delete()
         todo.delete()
@@ -127,7 +127,7 @@ def test_todos_and_media_survive_an_engine_restart(remote):
 
 
 def titles(stack: RemoteStack) -> list[str]:
-    query = "SELECT title FROM core_todo ORDER BY 1"
+    query = "SELECT title FROM todos_todo ORDER BY 1"
     return stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-At", "-c", query).stdout.split("\n")
 
 

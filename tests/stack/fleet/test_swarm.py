@@ -148,7 +148,7 @@ def sql(stack, host, query: str) -> str:
 
 
 def stored_titles(stack, host) -> set[str]:
-    return set(sql(stack, host, "SELECT title FROM core_todo").splitlines())
+    return set(sql(stack, host, "SELECT title FROM todos_todo").splitlines())
 
 
 def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(stack, swarm):
@@ -238,7 +238,7 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
     each release serves its own page, and the rollback names the new model's table, snapshots it
     and reverses its migration."""
     copy = fresh_clone(tmp_path / "site", os.getuid(), os.getgid())
-    base = copy / "services" / "app" / "core" / "templates" / "core" / "base.html"
+    base = copy / "services" / "app" / "templates" / "base.html"
     base.write_text(base.read_text().replace("</body>", "<p>release two</p></body>"))
     add_note_model(copy / "services" / "app")
     for args, cwd, page in ((("deploy", "--swarm"), copy, True), (("rollback", "--swarm", "--yes"), ROOT, False)):
@@ -252,11 +252,11 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
         assert written, "the writer wrote"
         assert written <= stored_titles(stack, swarm[1]), "an acknowledged write is missing"
         assert ("release two" in get(swarm[0].url + "/").text) is page
-        assert sql(stack, swarm[1], "SELECT to_regclass('core_note')") == ("core_note" if page else "")
+        assert sql(stack, swarm[1], "SELECT to_regclass('todos_note')") == ("todos_note" if page else "")
         if page:
             assert re.search(r"Snapshot of the database: before-\S+ \(in the backups volume", result.stdout)
         else:
-            assert "drops the table core_note (0 rows)" in result.stdout, result.stdout[-3000:]
+            assert "drops the table todos_note (0 rows)" in result.stdout, result.stdout[-3000:]
             assert "stays in snapshot before-rollback-" in result.stdout
         after = tasks(stack, "app")
         assert len(after) == 3
@@ -264,7 +264,7 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
         assert {node for node, _ in after} == {"node0", "node1"}
 
 
-ADD_TODO = "from core.models import Todo; Todo.objects.create(title={!r})"
+ADD_TODO = "from todos.models import Todo; Todo.objects.create(title={!r})"
 
 
 def test_one_backup_service_beside_the_database_backs_up_checks_and_restores_to_a_second(stack, swarm):

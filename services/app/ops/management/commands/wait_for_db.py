@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
-from core.database import check, first_line
+from ops.database import check, first_line
 
 # The server answered and said no (wrong password, unknown database or user): waiting cannot
 # change that, so the command stops at once and says why.

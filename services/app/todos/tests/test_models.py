@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.models import Todo
+from todos.models import Todo
 
 pytestmark = pytest.mark.django_db
 

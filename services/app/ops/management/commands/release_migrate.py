@@ -6,7 +6,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django_migration_linter import MigrationLinter
 from django_migration_linter.sql_analyser import analyse_sql_statements
 
-from core.releases import Progress, lock_timeout
+from ops.releases import Progress, lock_timeout
 
 # The exit status of a refused migration.
 REFUSED = 3

@@ -8,7 +8,7 @@ from django.db.migrations.loader import MigrationLoader
 from django_migration_linter import MigrationLinter
 from django_migration_linter.sql_analyser import analyse_sql_statements
 
-from core.releases import Progress, lock_timeout, migration_state
+from ops.releases import Progress, lock_timeout, migration_state
 
 # The exit status when a migration to reverse cannot be: none is reversed.
 KEPT = 5

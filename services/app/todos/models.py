@@ -3,11 +3,11 @@ from pathlib import PurePath
 from django.conf import settings
 from django.db import models
 
-from .uploads import random_name
+from ops.uploads import random_name
 
 
 def attachment_path(instance, filename):
-    """A random stored name under attachments/ (core.uploads.random_name)."""
+    """A random stored name under attachments/ (ops.uploads.random_name)."""
     return f"attachments/{random_name(filename)}"
 
 
@@ -15,7 +15,7 @@ class Todo(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     done = models.BooleanField(default=False)
-    # Indexed: serving an upload from a bucket asks which row names it (core.uploads).
+    # Indexed: serving an upload from a bucket asks which row names it (ops.uploads).
     attachment = models.FileField(upload_to=attachment_path, blank=True, max_length=255, db_index=True)
     # The uploaded file's own name, for display only; the stored name is random.
     attachment_name = models.CharField(max_length=255, blank=True, editable=False)

@@ -22,7 +22,7 @@ class MediaStorage(FileSystemStorage):
 
 class ObjectStorage(S3Storage):
     """The uploads in an S3 bucket (MEDIA_STORAGE=s3), linked as the volume's are: /media/NAME,
-    on the site's own origin. The proxy asks the app for each (core.views.media) and fetches the
+    on the site's own origin. The proxy asks the app for each (ops.views.media) and fetches the
     object with the signed URL it gets back, so the bucket stays private and every answer
     carries the proxy's /media/ headers. An object is written whole or not at all (S3's PUT)."""
 

@@ -1,45 +1,18 @@
 import logging
 
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import DatabaseError
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 from . import backups, uploads
 from .database import check, first_line
-from .forms import TodoForm
-from .models import Todo
 
 log = logging.getLogger(__name__)
-
-
-def todo_list(request):
-    """The todos, newest open ones first. A logged-in user gets a form to add one; a visitor
-    reads the list and gets the login form."""
-    context, status = {"todos": Todo.objects.all()}, 200
-    if not request.user.is_authenticated:
-        if request.method == "POST":
-            # Only logged-in users write: nothing of this request is stored.
-            return HttpResponseForbidden("Log in to add todos.\n", content_type="text/plain")
-        context["login_form"] = AuthenticationForm()
-    elif request.method == "POST":
-        # Bound on every POST, even one whose body yields no fields: that is an invalid form
-        # (400), not a fresh one.
-        form = TodoForm(request.POST, request.FILES, instance=Todo(owner=request.user))
-        if form.is_valid():
-            form.save()
-            return redirect("todo-list")
-        context["form"] = form
-        status = 429 if form.has_error("attachment", code="upload_limit") else 400
-    else:
-        context["form"] = TodoForm()
-    return render(request, "core/todo_list.html", context, status=status)
 
 
 @never_cache
@@ -80,7 +53,7 @@ def session(request):
 @require_safe
 def media(request, name):
     """An upload the proxy does not serve on its own: any upload in a bucket (MEDIA_STORAGE=s3),
-    and a private one (core.uploads) on the volume.
+    and a private one (ops.uploads) on the volume.
 
     Only a file a row of the site names: any other name (a restore's staging copy, the file of a
     deleted row) is a 404. A private file goes to whom the row allows, else a visitor is sent to

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
-from core.releases import migration_state
+from ops.releases import migration_state
 
 
 class Command(BaseCommand):
