@@ -35,9 +35,6 @@ map $uri $static_cache_control {
     default                 "public, max-age=300";
 }
 
-# Uploads a browser shows in its own viewer (raster images, PDF, plain text) open
-# in the browser; every other type is only downloaded, so nothing that could
-# hold script (HTML in any spelling, SVG, XML) is opened as a page.
 # A private upload (/media/private/, ops/uploads.py) is kept by no cache but the browser's;
 # the others are revalidated each time, as they can change under the same name.
 map $request_uri $media_cache_control {
@@ -45,6 +42,9 @@ map $request_uri $media_cache_control {
     default             "no-cache";
 }
 
+# Uploads a browser shows in its own viewer (raster images, PDF, plain text) open
+# in the browser; every other type is only downloaded, so nothing that could
+# hold script (HTML in any spelling, SVG, XML) is opened as a page.
 map $sent_http_content_type $media_content_disposition {
     "~^image/(png|jpeg|gif|webp|avif)$" "";
     "~^application/pdf$"                 "";

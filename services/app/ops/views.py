@@ -45,8 +45,9 @@ def backup_status(request):
 
 @never_cache
 def session(request):
-    """For the proxy, before it reads the body of a request that writes (its /_session): 204 for
-    a logged-in user's session, 403 for anyone else, whose request the proxy then refuses unread."""
+    """For the proxy with PROXY_WRITES_NEED_LOGIN=true, before it reads the body of a request
+    that writes (its /_session): 204 for a logged-in user's session, 403 for anyone else, whose
+    request the proxy then refuses unread."""
     return HttpResponse(status=204 if request.user.is_authenticated else 403)
 
 
