@@ -82,7 +82,7 @@ class Host:
         local = free_port()
         forward = f"127.0.0.1:{local}:127.0.0.1:{remote_port}"
         command = ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-L", forward, "-p", str(self.ssh_port)]
-        process = subprocess.Popen([*command, "root@127.0.0.1"], stderr=subprocess.PIPE)
+        process = subprocess.Popen([*command, "root@127.0.0.1"], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 20
             while True:
@@ -93,8 +93,13 @@ class Host:
                 time.sleep(0.2)
             yield local
         finally:
+            # ssh may wait on a forwarded connection a client keeps alive: a tunnel is not worth waiting for.
             process.terminate()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def bucket_certificates(fleet: list[Host], stack_tmp: Path) -> Path:
