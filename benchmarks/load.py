@@ -12,8 +12,8 @@ import requests
 from benchmarks.stack import CaseError, Stack, execute, progress
 
 WRK_REPORT = Path(__file__).resolve().parent / "wrk_report.lua"
-TODOS = 50
-# An attachment of the first todo: from a bucket, the site serves nothing else.
+ENTRIES = 50
+# An attachment of the first entry: from a bucket, the site serves nothing else.
 MEDIA_FILE = "attachments/bench-one-megabyte.bin"
 
 # Where wrk runs: here, through the proxies' published loopback ports (docker-proxy in between,
@@ -28,7 +28,7 @@ PYTHON_SERVERS = (
 )
 STATIC_SERVERS = (("nginx", "proxy"), ("WhiteNoise", "proxy-gunicorn"), ("bare nginx", "nginx-bare"))
 CASES = (
-    ("dynamic", f"Todo list page ({TODOS} todos, reads the database)", PYTHON_SERVERS),
+    ("dynamic", f"List page ({ENTRIES} entries, reads the database)", PYTHON_SERVERS),
     ("healthz", "/healthz (one query)", PYTHON_SERVERS),
     ("static", "hashed admin CSS", STATIC_SERVERS),
     ("media", "1 MB media file", (("nginx, volume", "proxy"), ("nginx, S3 bucket", "proxy-s3"))),
@@ -43,13 +43,13 @@ MODES = {
 
 
 def prepare_content(stack: Stack) -> dict[str, str]:
-    """50 todos for the dynamic page, a 1 MB media file in the volume and one in the bucket; the URL
-    paths of the served cases."""
+    """50 entries of the reference site's app for the dynamic page, a 1 MB media file in the volume
+    and one in the bucket; the URL paths of the served cases."""
     stack.compose(
         "exec", "-T", "app", "python", "manage.py", "shell", "-c",
-        "from todos.models import Todo; Todo.objects.all().delete(); "
-        f"Todo.objects.bulk_create(Todo(title=f'Bench todo {{i}}', description='Measured by inv bench.', "
-        f"attachment='{MEDIA_FILE}' if i == 1 else '') for i in range(1, {TODOS + 1}))",
+        "from journal.models import Entry; Entry.objects.all().delete(); "
+        f"Entry.objects.bulk_create(Entry(title=f'Bench entry {{i}}', "
+        f"attachment='{MEDIA_FILE}' if i == 1 else '') for i in range(1, {ENTRIES + 1}))",
     )  # fmt: skip
     stack.python(
         "import os; from pathlib import Path; "
@@ -101,22 +101,22 @@ def check_answer(stack: Stack, case: dict, target: str) -> None:
             "import sys, urllib.request, urllib.error\n"
             f"try: r = urllib.request.urlopen({target!r}, timeout=30)\n"
             "except urllib.error.HTTPError as error: r = error\n"
-            "print(r.status, r.read().decode(errors='replace').count('Bench todo '))",
+            "print(r.status, r.read().decode(errors='replace').count('Bench entry '))",
             check=False,
         )  # fmt: skip
         if answer.returncode:
             raise CaseError(f"{target}: {(answer.stdout + answer.stderr).strip()[-500:]}")
-        status, todos = map(int, answer.stdout.split())
+        status, entries = map(int, answer.stdout.split())
     else:
         try:
             response = requests.get(target, timeout=30)
         except requests.RequestException as error:
             raise CaseError(f"{target}: {error}") from error
-        status, todos = response.status_code, response.text.count("Bench todo ")
+        status, entries = response.status_code, response.text.count("Bench entry ")
     if status != http.HTTPStatus.OK:
         raise CaseError(f"{target} answered {status}, not 200")
-    if case["case"] == "dynamic" and todos < TODOS:
-        raise CaseError(f"{target} does not list the {TODOS} todos")
+    if case["case"] == "dynamic" and entries < ENTRIES:
+        raise CaseError(f"{target} does not list the {ENTRIES} entries")
 
 
 def wrk(stack: Stack, via: str, target: str, mode: dict, seconds: int) -> dict:
@@ -162,9 +162,9 @@ def measure_serving(stack: Stack, mode: dict, failures: list[str]) -> list[dict]
     `failures` and the others still run."""
     paths = prepare_content(stack)
     results = []
-    todo = cases(paths)
-    for number, case in enumerate(todo, 1):
-        label = f"serving [{number}/{len(todo)}] {case['case']}, {case['server']}, via {case['via']}"
+    planned = cases(paths)
+    for number, case in enumerate(planned, 1):
+        label = f"serving [{number}/{len(planned)}] {case['case']}, {case['server']}, via {case['via']}"
         try:
             report = run_case(stack, case, mode)
         except CaseError as failure:

@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 
 from workspace.compose import BENCH_FILES, ROOT, Project
+from workspace.reference_site import make_reference_site
 
 APP_DOCKERFILE = ROOT / "services" / "app" / "Dockerfile"
 PROXY_DOCKERFILE = ROOT / "services" / "proxy" / "Dockerfile"
@@ -39,10 +40,10 @@ def progress(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
 
-def execute(*args: str, check=True, env=None, timeout=1800) -> subprocess.CompletedProcess:
-    """Run a command in the repository, its output captured; a failure (with `check`) is the
-    case's, with the command and the end of its output."""
-    result = subprocess.run(args, check=False, cwd=ROOT, capture_output=True, text=True, env=env, timeout=timeout)
+def execute(*args: str, check=True, env=None, timeout=1800, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run a command in the repository (or CWD), its output captured; a failure (with `check`) is
+    the case's, with the command and the end of its output."""
+    result = subprocess.run(args, check=False, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and result.returncode != 0:
         output = (result.stdout + result.stderr).strip()[-3000:]
         raise CaseError(f"`{' '.join(args)}` failed (exit {result.returncode}):\n{output}")
@@ -118,8 +119,10 @@ def gunicorn_proxy_template(template: str) -> str:
 
 class Stack:
     """The bench's compose project (workspace.compose's BENCH_FILES, with SeaweedFS for the media
-    case from a bucket): our stack and the alternatives, on free loopback ports. `proxies`: the
-    services the load reaches by name from the stack's network."""
+    case from a bucket): our stack and the alternatives, on free loopback ports, built from the
+    reference site (workspace/reference_site.py) in WORKDIR, so that the pages measured are the
+    same whatever the project's own apps are. `proxies`: the services the load reaches by name
+    from the stack's network."""
 
     def __init__(self, workdir: Path, proxies: Iterable[str]):
         self.project = f"bench-{uuid.uuid4().hex[:8]}"
@@ -145,10 +148,12 @@ class Stack:
         env_file = workdir / "bench.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
         # Its settings are the bench's own: given by the caller, they win over this shell's.
-        self.compose_project = Project(files=BENCH_FILES, env_file=env_file, name=self.project, overrides=self.env)
+        site = make_reference_site(workdir / "site")
+        self.compose_project = Project(BENCH_FILES, env_file, self.project, self.env, directory=site)
 
     def compose(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return execute(*self.compose_project.command(*args), env=self.compose_project.environment(), **kwargs)
+        project = self.compose_project
+        return execute(*project.command(*args), env=project.environment(), cwd=project.directory, **kwargs)
 
     def address(self, service: str) -> str:
         """host:port of a proxy's published port (the bench's own are ephemeral)."""
@@ -203,15 +208,15 @@ def measure_build(project: str, *, quick: bool) -> dict:
 
 def rebuild_after_view_change(build: tuple[str, ...], tag: str) -> tuple[float, subprocess.CompletedProcess]:
     """In a copy of the build context: a first build (all from the cache), then the timed one after
-    a line added to todos/views.py."""
+    a line added to config/urls.py."""
     with tempfile.TemporaryDirectory(prefix="bench-context-") as context:
         copy = Path(context)
         shutil.copytree(ROOT / "services" / "app", copy / "services" / "app", ignore=shutil.ignore_patterns("var"))
         shutil.copy(ROOT / "requirements-dev.txt", copy)
         copied = ("-f", str(copy / "services/app/Dockerfile"), "-t", tag, str(copy))
         execute(*build, *copied)
-        views = copy / "services" / "app" / "todos" / "views.py"
-        views.write_text(views.read_text() + f'\nREBUILD_MARK = "{uuid.uuid4().hex}"\n')
+        urls = copy / "services" / "app" / "config" / "urls.py"
+        urls.write_text(urls.read_text() + f'\nREBUILD_MARK = "{uuid.uuid4().hex}"\n')
         return timed(*build, *copied)
 
 

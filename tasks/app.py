@@ -1,13 +1,14 @@
 """The Django project's commands, run where workspace/django_commands.py says: manage, startapp, migrate,
-makemigrations, superuser, shell, psql."""
+makemigrations, superuser, shell, psql; and remove-example."""
 
 import os
 
 from invoke import Exit, task
 
+from workspace import example
 from workspace.compose import Project, compose, inside_stack
 from workspace.django_commands import django, require_writable_checkout
-from workspace.shell import TTY, typed_words
+from workspace.shell import TTY, say, typed_words
 
 
 @task(positional=["command"], help={"command": "the manage.py command (help lists them); its own words follow --"})
@@ -68,3 +69,12 @@ def psql(c):
     settings = Project().settings()
     tty = "" if TTY else "-T"
     compose(c, f"exec {tty} db psql -U {settings.get('POSTGRES_USER', 'app')} {settings.get('POSTGRES_DB', 'app')}")
+
+
+@task
+def remove_example(c):
+    """Remove the example app (services/app/todos): its folder, its line in LOCAL_APPS, its route."""
+    require_writable_checkout()
+    for change in example.remove_example():
+        say(change)
+    say("A database that had the example keeps its table, todos_todo (docs/developing.md).")

@@ -7,7 +7,10 @@ from invoke import Exit, task
 
 from workspace.compose import ROOT, require_engine
 from workspace.django_commands import PYTHON, pytest
-from workspace.shell import run, typed_words
+from workspace.shell import run, say, typed_words
+
+# pytest's exit code when it collected nothing: a new project without tests yet, not a failure.
+NO_TESTS_COLLECTED = 5
 
 
 @task(
@@ -20,7 +23,13 @@ def test(c, keyword="", exitfirst=False):
     """Run the project's Django tests (every app's own) on PostgreSQL, in seconds.
 
     Words after -- go to pytest: inv test -- --lf -vv. The workspace's own tests: inv check."""
-    pytest(c, typed_words(f"-k {shlex.quote(keyword)}" if keyword else "", "-x" if exitfirst else ""))
+    result = pytest(
+        c, typed_words(f"-k {shlex.quote(keyword)}" if keyword else "", "-x" if exitfirst else ""), check=False
+    )
+    if result.exited == NO_TESTS_COLLECTED and not keyword:
+        say("No tests yet: an app's tests go in its tests.py or tests/ folder (test_*.py).")
+    elif result.failed:
+        raise Exit(f"Failed (exit {result.exited}): {result.command}", 1)
 
 
 @task
@@ -32,10 +41,12 @@ def check(c):
     Words after -- go to both pytest runs: inv check -- -k swarm."""
     with c.cd(ROOT):
         failed = []
-        for command in (f"-p no:django {typed_words('tests/workspace')}", typed_words("tests/app")):
+        # tests/app with the test site's settings: the project's, and the stack tests' own app.
+        django_tests = f"--ds tests.site.settings {typed_words('tests/app')}"
+        for command in (f"-p no:django {typed_words('tests/workspace')}", django_tests):
             # Exit 5: no test of that run was selected (-k), not a failure.
             result = run(c, f"{PYTHON} -m pytest {command}", check=False)
-            if result.exited not in (0, 5):
+            if result.exited not in (0, NO_TESTS_COLLECTED):
                 failed.append(f"Failed (exit {result.exited}): {PYTHON} -m pytest {command}")
         if failed:
             raise Exit("\n".join(failed), 1)

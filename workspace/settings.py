@@ -126,7 +126,6 @@ TABLE = (
     Setting("LOG_LEVEL", "Django's log level (default INFO)."),
     Setting("TIME_ZONE", "The site's time zone (default UTC)."),
     Setting("CONN_MAX_AGE", "Seconds a database connection is reused.", check=whole_number),
-    Setting("UPLOADS_PER_USER_PER_DAY", "Attachments one user may upload in 24 hours.", check=whole_number),
     Setting("DOMAIN", "The site's name: a TLS front gets its certificate by ACME.", check=host_name),
     Setting("ACME_EMAIL", "The address the CA writes to about the account.", check=with_domain(email)),
     Setting("ACME_CA", "Another ACME CA's directory URL.", check=with_domain(acme_directory)),

@@ -9,8 +9,6 @@ Docker's DNS cannot say which address is in the proxy's network instead: a swarm
 service's name only once its task is healthy, and uWSGI must listen before that.
 """
 
-# ruff: noqa: INP001 - a script start.sh runs by its path, not a module of a package
-
 import fcntl
 import ipaddress
 import os

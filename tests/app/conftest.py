@@ -1,6 +1,7 @@
 import importlib
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.urls import clear_url_caches
 
@@ -15,6 +16,7 @@ def reload_urls():
     clear_url_caches()
     importlib.reload(ops.urls)
     importlib.reload(config.urls)
+    importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from django.apps import apps
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from journal.models import Entry
 from tests.app.conftest import reload_urls
-from todos.models import Todo
 
 pytestmark = pytest.mark.django_db
 
@@ -113,16 +113,17 @@ def bucket(settings):
     reload_urls()
 
 
-def todo_with(name: str) -> Todo:
-    """A todo whose attachment is the object NAME (never written: the store is not asked)."""
-    todo = Todo.objects.create(title=name)
-    Todo.objects.filter(pk=todo.pk).update(attachment=name)
-    return todo
+def entry_with(name: str) -> Entry:
+    """An entry of the test app whose attachment is the object NAME (never written: the store is
+    not asked)."""
+    entry = Entry.objects.create(title=name)
+    Entry.objects.filter(pk=entry.pk).update(attachment=name)
+    return entry
 
 
 @pytest.mark.parametrize("key", ["attachments/plain.png", "attachments/a b%20c?d#e+f.png"])
-def test_a_todos_attachment_is_sent_to_the_proxy_with_its_key_encoded_once(client, bucket, key):
-    todo_with(key)
+def test_an_attachment_is_sent_to_the_proxy_with_its_key_encoded_once(client, bucket, key):
+    entry_with(key)
     link = default_storage.url(key)
     response = client.get(link)
     assert response.status_code == 200
@@ -142,7 +143,7 @@ def test_a_todos_attachment_is_sent_to_the_proxy_with_its_key_encoded_once(clien
 )
 def test_only_a_file_a_row_names_is_served_from_the_bucket(client, bucket, key, named):
     if named:
-        todo_with(key)
+        entry_with(key)
     response = client.get(f"/media/{key}")
     assert response.status_code == (200 if named else 404)
     assert ("X-Accel-Redirect" in response) is named
@@ -160,7 +161,7 @@ def storage(request):
 
 
 def test_a_private_file_sends_a_visitor_to_log_in_and_goes_to_a_user(client, user, storage):
-    todo_with(PRIVATE)
+    entry_with(PRIVATE)
     refused = client.get(f"/media/{PRIVATE}")
     assert refused.status_code == 302
     assert refused["Location"].startswith("/login/?next=/media/private/")
@@ -172,8 +173,8 @@ def test_a_private_file_sends_a_visitor_to_log_in_and_goes_to_a_user(client, use
 
 
 def test_a_private_file_follows_its_models_rule(client, user, django_user_model, storage, monkeypatch):
-    todo_with(PRIVATE)
-    monkeypatch.setattr(Todo, "may_download", lambda row, who: who.username == "alice", raising=False)
+    entry_with(PRIVATE)
+    monkeypatch.setattr(Entry, "may_download", lambda row, who: who.username == "alice", raising=False)
     client.force_login(django_user_model.objects.create_user("mallory"))
     assert client.get(f"/media/{PRIVATE}").status_code == 403
     client.force_login(user)

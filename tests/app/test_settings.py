@@ -11,7 +11,9 @@ APP = Path(__file__).resolve().parents[2] / "services" / "app"
 
 
 def start(**env):
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+    # The project's own settings module (manage.py's default), not the test site's.
+    left_out = {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DJANGO_SETTINGS_MODULE"}
+    clean = {k: v for k, v in os.environ.items() if k not in left_out}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=APP,

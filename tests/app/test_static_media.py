@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from todos.models import Todo
+from journal.models import Entry
 
 
 def test_collectstatic_puts_the_admin_css_into_static_root_with_hashed_names(settings, tmp_path):
@@ -19,8 +19,8 @@ def test_collectstatic_puts_the_admin_css_into_static_root_with_hashed_names(set
 
 @pytest.mark.django_db
 def test_with_debug_on_django_serves_media_and_static(client, debug_on, upload):
-    todo = Todo.objects.create(title="t", attachment=upload("a.txt", b"attached bytes"))
-    response = client.get(todo.attachment.url)
+    entry = Entry.objects.create(title="t", attachment=upload("a.txt", b"attached bytes"))
+    response = client.get(entry.attachment.url)
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"attached bytes"
     response = client.get("/static/admin/css/base.css")
@@ -31,6 +31,6 @@ def test_with_debug_on_django_serves_media_and_static(client, debug_on, upload):
 
 @pytest.mark.django_db
 def test_with_debug_off_django_serves_neither(client, upload):
-    todo = Todo.objects.create(title="t", attachment=upload("a.txt", b"attached bytes"))
-    assert client.get(todo.attachment.url).status_code == 404
+    entry = Entry.objects.create(title="t", attachment=upload("a.txt", b"attached bytes"))
+    assert client.get(entry.attachment.url).status_code == 404
     assert client.get("/static/admin/css/base.css").status_code == 404

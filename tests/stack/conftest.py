@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack.support import Stack, swarm_state
-from workspace.compose import BASE_FILES, ENV_EXAMPLE, ROOT, Project, engine_answers
+from tests.stack.support import Stack, site, swarm_state
+from workspace.compose import BASE_FILES, ROOT, Project, engine_answers
 from workspace.settings import BY_NAME
 
 # A test's stack takes its settings (ports, names, keys) from the test, never from the shell,
@@ -68,7 +68,8 @@ def stack_tmp(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def built_images():
     """Build the images once per run; every stack of the run uses them."""
-    result = Project(files=BASE_FILES, env_file=ENV_EXAMPLE).call("build", capture_output=True, text=True, timeout=1200)
+    project = Project(files=BASE_FILES, env_file=site() / ".env.example", directory=site())
+    result = project.call("build", capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr[-4000:]
 
 

@@ -1,4 +1,5 @@
-"""What the fault tests look at besides HTTP: container state, logs and the stored rows."""
+"""What the stack tests look at: container state, logs, the stored rows, and the reference site's
+pages as its users and other sites use them."""
 
 import json
 import re
@@ -78,8 +79,8 @@ def logs(stack: Stack, service: str) -> list[str]:
 
 
 def stored_titles(stack: Stack) -> set[str]:
-    """The titles of the todos in the database, read with psql in the db container."""
-    query = "SELECT title FROM todos_todo"
+    """The titles of the test app's entries in the database, read with psql in the db container."""
+    query = "SELECT title FROM journal_entry"
     output = stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-At", "-c", query).stdout
     return set(output.splitlines())
 
@@ -91,7 +92,7 @@ def media_files(stack: Stack) -> int:
 
 def logged_in(stack: Stack) -> requests.Session:
     """The session of the stack's test user, a superuser logged in through the login form; made
-    on first use. Only a logged-in user adds todos."""
+    on first use. Only a logged-in user writes in the test app."""
     if stack.user_session is None:
         stack.user_session = admin_session(stack)
     return stack.user_session
@@ -103,21 +104,21 @@ def cookie_header(session: requests.Session) -> str:
 
 
 def form_token(session: requests.Session, stack: Stack) -> str:
-    """Opens the todo form, so the session holds the CSRF cookie; returns the form's token."""
+    """Opens the test app's form, so the session holds the CSRF cookie; returns the form's token."""
     page = session.get(stack.url + "/", timeout=30)
     page.raise_for_status()
     return first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
 
 
 def attachment_url(stack: Stack, name: str) -> str:
-    """The /media/ link the todo list shows for an attachment uploaded as `name`."""
+    """The /media/ link the test app's list shows for an attachment uploaded as `name`."""
     page = stack.get("/").text
     return first_group(rf'href="(/media/attachments/[0-9a-f]{{32}}\.\w+)">{re.escape(name)}<', page)
 
 
-def add_todo(stack: Stack, title: str, files=None, session: requests.Session | None = None) -> requests.Response:
-    """Submits the todo form as a logged-in user would (the stack's test user unless a session is
-    given); a stored todo answers 302."""
+def add_entry(stack: Stack, title: str, files=None, session: requests.Session | None = None) -> requests.Response:
+    """Submits the test app's form as a logged-in user would (the stack's test user unless a
+    session is given); a stored entry answers 302."""
     session = session or logged_in(stack)
     return session.post(
         stack.url + "/",
@@ -130,12 +131,12 @@ def add_todo(stack: Stack, title: str, files=None, session: requests.Session | N
 
 
 # Run in the app container: stores CONTENT (hex) under the exact key KEY with the site's storage (the
-# volume or the bucket), named by a todo unless ORPHAN; prints the file's link.
+# volume or the bucket), named by an entry of the test app unless ORPHAN; prints the file's link.
 STORE = (
-    "import os; from django.core.files.base import ContentFile; from todos.models import Todo; "
+    "import os; from django.core.files.base import ContentFile; from journal.models import Entry; "
     "from django.core.files.storage import default_storage as s; "
     "key = s.save(os.environ['KEY'], ContentFile(bytes.fromhex(os.environ['CONTENT']))); "
-    "os.environ['ORPHAN'] or Todo.objects.create(title=key, attachment=key); print(s.url(key))"
+    "os.environ['ORPHAN'] or Entry.objects.create(title=key, attachment=key); print(s.url(key))"
 )
 
 
@@ -159,3 +160,47 @@ def check_private_file(stack: Stack, content: bytes) -> None:
     assert served.headers["Content-Security-Policy"].endswith("sandbox")
     unnamed = store(stack, "private/files/4567cdef.png", content, orphan=True)
     assert logged_in(stack).get(stack.url + unnamed, timeout=30).status_code == 404
+
+
+# The reference site's API token (tests/site/journal/visitors.py).
+API_TOKEN = "reference-site-api-token"
+
+
+def check_visitor_views(session: requests.Session, url: str, origin: str = "") -> None:
+    """The views of tests/site/journal/visitors.py, under URL, as visitors and other sites use
+    them, none logged in: each gets Django's own answer through the stack. ORIGIN: the site's
+    origin as the browser sees it (for the Referer of a form over HTTPS), else URL's."""
+    origin = origin or url
+    page = session.get(f"{url}contact/", timeout=30)
+    assert page.status_code == 200, page.text[:1000]
+    token = first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    form = {"email": "visitor@example.com", "message": "Hello", "csrfmiddlewaretoken": token}
+    sent = session.post(f"{url}contact/", data=form, headers={"Referer": f"{origin}contact/"}, timeout=30)
+    assert sent.status_code == 200, sent.text[:1000]
+    assert sent.text == "Thank you for your message.\n"
+
+    hook = session.post(f"{url}webhook/", json={"event": "payment.succeeded"}, timeout=30)
+    assert hook.status_code == 200, hook.text[:1000]
+    assert hook.json() == {"received": "payment.succeeded"}
+
+    note = {"text": "from another site"}
+    api = session.post(f"{url}api/notes/", json=note, headers={"Authorization": f"Token {API_TOKEN}"}, timeout=30)
+    assert api.status_code == 201, api.text[:1000]
+    assert api.json() == {"created": note}
+    refused = session.post(f"{url}api/notes/", json=note, headers={"Authorization": "Token wrong"}, timeout=30)
+    assert refused.status_code == 401, refused.text[:1000]
+
+    page = session.get(f"{url}password-reset/", timeout=30)
+    assert page.status_code == 200, page.text[:1000]
+    token = first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    # An address no user has: Django answers as for any, and sends no mail.
+    form = {"email": "nobody@example.com", "csrfmiddlewaretoken": token}
+    reset = session.post(
+        f"{url}password-reset/",
+        data=form,
+        headers={"Referer": f"{origin}password-reset/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert reset.status_code == 302, reset.text[:1000]
+    assert reset.headers["Location"].endswith("/password-reset/sent/")

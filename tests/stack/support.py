@@ -1,11 +1,15 @@
-"""What the stack tests share besides fixtures: a compose project of a test (`Stack`, through
-workspace/compose.py), `inv` as a user runs it, a logged-in admin, a fresh clone and its teardown."""
+"""What the stack tests share besides fixtures: the site they run (`site()`), a compose project of
+a test (`Stack`, through workspace/compose.py), `inv` as a user runs it, a logged-in admin, a fresh
+clone and its teardown."""
 
+import atexit
+import functools
 import secrets
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +18,8 @@ import requests
 
 from tests.support import first_group, free_port
 from workspace.compose import BASE_FILES, DEV_FILES, ROOT, Project
+from workspace.reference_site import APP as TEST_APP
+from workspace.reference_site import copy_project, make_reference_site
 
 # What a TLS-terminating front in front of the proxy adds to every request.
 BEHIND_TLS = {"X-Forwarded-Proto": "https"}
@@ -26,8 +32,18 @@ def inv(*args: str, timeout=600, cwd: Path = ROOT) -> subprocess.CompletedProces
     )
 
 
+@functools.cache
+def site() -> Path:
+    """The site the stack tests run, made once per process: the reference site
+    (workspace/reference_site.py), this project with the example removed and the test app
+    (tests/site/journal) added as a user adds an app of theirs."""
+    target = Path(tempfile.mkdtemp(prefix="site-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    return make_reference_site(target)
+
+
 class Stack:
-    """One compose project: its files, its env file, its published port."""
+    """One compose project of the test site: its files, its env file, its published port."""
 
     # Set by the tests that need them: the test user's session (probes.logged_in), and the
     # engine's swarm state when the suite started (the bystander).
@@ -35,6 +51,7 @@ class Stack:
     swarm_state = ""
 
     def __init__(self, tmp: Path, files=BASE_FILES, **settings):
+        self.directory = site()
         self.project = f"test-{uuid.uuid4().hex[:8]}"
         self.files = files
         self.port = free_port()
@@ -65,7 +82,7 @@ class Stack:
 
     @property
     def compose_project(self) -> Project:
-        return Project(files=self.files, env_file=self.env_file, name=self.project, overrides=self.overrides)
+        return Project(self.files, self.env_file, self.project, self.overrides, self.directory)
 
     def compose(self, *args: str, check=True, timeout=600, env=None) -> subprocess.CompletedProcess:
         """`docker compose ARGS` on this stack; `env` adds variables (for `exec -e NAME`)."""
@@ -76,9 +93,9 @@ class Stack:
             raise AssertionError(f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
 
-    def inv(self, *args: str, timeout=600, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-        """`inv ARGS --env-file <this stack's>`, as a user runs it for this stack."""
-        return inv(*args, "--env-file", str(self.env_file), timeout=timeout, cwd=cwd)
+    def inv(self, *args: str, timeout=600, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """`inv ARGS --env-file <this stack's>`, as a user runs it for this stack (in its site)."""
+        return inv(*args, "--env-file", str(self.env_file), timeout=timeout, cwd=cwd or self.directory)
 
     def up(self, *args: str):
         result = self.compose("up", "--detach", "--wait", *args, check=False)
@@ -172,36 +189,28 @@ def csrf_post(session: requests.Session, stack: Stack, path: str, **kwargs) -> r
 def fresh_clone(target: Path, uid: int, gid: int) -> Path:
     """The repository as a fresh clone has it (tracked and new files, nothing ignored: no .env),
     a git repository owned by uid:gid."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_symlink():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            (target / name).symlink_to(source.readlink())
-        elif source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
+    copy_project(target)
     subprocess.run(["git", "init", "-q", str(target)], check=True)
     subprocess.run(["chown", "-R", f"{uid}:{gid}", str(target)], check=True)
     return target
 
 
+def site_copy(target: Path) -> Path:
+    """A copy of the test site (`site()`) that a test changes as a developer would."""
+    shutil.copytree(site(), target, symlinks=True)
+    return target
+
+
 def add_migration(app: Path, name: str, operations: str, imports: str = "") -> Path:
-    """A migration of todos (in APP, a copy's services/app) after its latest one: OPERATIONS,
-    Python source of a list."""
-    folder = app / "todos" / "migrations"
+    """A migration of the test app (in APP, a copy's services/app) after its latest one:
+    OPERATIONS, Python source of a list."""
+    folder = app / TEST_APP / "migrations"
     latest = max(path.stem for path in folder.glob("0*.py"))
     path = folder / f"{int(latest[:4]) + 1:04d}_{name}.py"
     path.write_text(
         f"from django.db import migrations, models\n{imports}\n\n"
         f"class Migration(migrations.Migration):\n"
-        f"    dependencies = [('todos', '{latest}')]\n"
+        f"    dependencies = [('{TEST_APP}', '{latest}')]\n"
         f"    operations = {operations}\n"
     )
     return path
@@ -215,8 +224,8 @@ class Note(models.Model):
 
 
 def add_note_model(app: Path) -> Path:
-    """A new model, Note, in todos (in APP, a copy's services/app), and its migration."""
-    models_file = app / "todos" / "models.py"
+    """A new model, Note, in the test app (in APP, a copy's services/app), and its migration."""
+    models_file = app / TEST_APP / "models.py"
     models_file.write_text(models_file.read_text() + NOTE_MODEL)
     return add_migration(
         app,

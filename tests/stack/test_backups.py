@@ -73,7 +73,7 @@ class Site:
         return self.stack.compose(*command).stdout.strip()
 
     def titles(self) -> set[str]:
-        return set(self.sql("SELECT title FROM todos_todo").splitlines())
+        return set(self.sql("SELECT title FROM journal_entry").splitlines())
 
     def write(self, title: str, files=None) -> None:
         token = self.writer.form_token(self.stack.url, "/")
@@ -82,7 +82,7 @@ class Site:
         assert answer.status_code == 302, answer.status_code
 
     def upload(self, name: str, content: bytes) -> str:
-        """A todo with CONTENT attached as NAME; its /media/ link."""
+        """An entry with CONTENT attached as NAME; its /media/ link."""
         self.write(f"with {name}", files={"attachment": (name, content)})
         page = get(self.stack.url + "/").text
         return first_group(rf'href="(/media/attachments/[0-9a-f]{{32}}\.\w+)">{re.escape(name)}<', page)
@@ -255,7 +255,7 @@ def test_the_bucket_holds_nothing_readable_without_the_key(site):
         assert raw.returncode == 0, raw.stderr
         assert raw.stdout.startswith(b"Salted__"), f"{path} is not encrypted"
         # No PostgreSQL page header, dump, zstd frame or SQL in it.
-        for plain in (b"PGDMP", b"\x28\xb5\x2f\xfd", b"CREATE TABLE", b"todos_todo", b"[backup:current]"):
+        for plain in (b"PGDMP", b"\x28\xb5\x2f\xfd", b"CREATE TABLE", b"journal_entry", b"[backup:current]"):
             assert plain not in raw.stdout, f"{path} holds {plain!r}"
     wrong_key = site.stack.compose_project.call(
         "run", "--rm", "--no-deps", "-T", "-e", "PGBACKREST_REPO1_CIPHER_PASS=not-the-key", "backup",

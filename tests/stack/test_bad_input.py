@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.stack.probes import (
-    add_todo,
+    add_entry,
     attachment_url,
     cookie_header,
     form_token,
@@ -35,7 +35,7 @@ def raw_request(stack, method: str, path: str, body=b"", headers=None) -> tuple[
 def test_upload_over_the_limit_gets_413_and_stores_nothing(stack):
     files_before = media_files(stack)
     too_big = b"x" * (2 * 1024 * 1024)  # the stack's limit is 1m
-    response = add_todo(stack, "too big", files={"attachment": ("big.bin", too_big)})
+    response = add_entry(stack, "too big", files={"attachment": ("big.bin", too_big)})
     assert response.status_code == 413
     assert response.text == "Upload too large: the limit is 1m.\n"
     assert "too big" not in stored_titles(stack)
@@ -65,14 +65,14 @@ def test_an_anonymous_post_to_the_example_gets_its_views_403_and_stores_nothing(
         timeout=30,
     )
     assert response.status_code == 403
-    assert response.text == "Log in to add todos.\n"
+    assert response.text == "Log in to write.\n"
     assert "anonymous" not in stored_titles(stack)
     assert media_files(stack) == files_before
 
 
 def test_upload_cut_off_midway_stores_nothing(stack):
     """nginx reads the whole body before the app sees any of it: a client that disconnects
-    half-way leaves neither a todo nor a file."""
+    half-way leaves neither an entry nor a file."""
     files_before = media_files(stack)
     session = logged_in(stack)
     token = form_token(session, stack)
@@ -154,7 +154,7 @@ def test_malformed_multipart_gets_400_and_stores_nothing(stack, content_type, bo
 
 def test_over_long_title_gets_a_validation_message_and_stores_nothing(stack):
     title = "t" * 201
-    response = add_todo(stack, title)
+    response = add_entry(stack, title)
     assert response.status_code == 400
     assert "Ensure this value has at most 200 characters (it has 201)." in response.text
     assert title not in stored_titles(stack)
@@ -170,7 +170,7 @@ def test_over_long_title_gets_a_validation_message_and_stores_nothing(stack):
     ],
 )
 def test_an_uploaded_page_of_any_type_is_only_downloaded_and_runs_no_script(stack, name, content):
-    assert add_todo(stack, f"with {name}", files={"attachment": (name, content)}).status_code == 302
+    assert add_entry(stack, f"with {name}", files={"attachment": (name, content)}).status_code == 302
     response = stack.get(attachment_url(stack, name))
     assert response.status_code == 200
     assert response.content == content

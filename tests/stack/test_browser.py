@@ -150,13 +150,13 @@ def log_in(browser, page):
     assert browser.find_element(By.TAG_NAME, "header").text.endswith(f"{USERNAME} Log out")
 
 
-def add_todo(browser, title, attachment):
+def add_entry(browser, title, attachment):
     browser.find_element(By.NAME, "title").send_keys(title)
     browser.find_element(By.NAME, "attachment").send_keys(str(attachment))
     submit(browser, "Add")
 
 
-def test_a_visitor_reads_the_list_but_cannot_add_a_todo(browser, page, stack):
+def test_a_visitor_reads_the_list_but_cannot_add_an_entry(browser, page, stack):
     page("/")
     assert browser.find_elements(By.NAME, "title") == []
     assert browser.find_element(By.XPATH, "//button[text()='Log in']")
@@ -171,7 +171,7 @@ def test_a_visitor_reads_the_list_but_cannot_add_a_todo(browser, page, stack):
         form.submit();"""
     )
     WebDriverWait(browser, 10).until(gone(body))
-    assert browser.find_element(By.TAG_NAME, "body").text == "Log in to add todos."
+    assert browser.find_element(By.TAG_NAME, "body").text == "Log in to write."
     messages = console(browser)
     assert len(messages) == 1, messages
     assert "status of 403 (Forbidden)" in messages[0], messages
@@ -184,13 +184,13 @@ def test_a_visitor_reads_the_list_but_cannot_add_a_todo(browser, page, stack):
     [("photo.png", png(), "image/png"), ("notes.txt", b"plain notes\n", "text/plain"), ("scan.pdf", PDF, None)],
     ids=["image", "text", "pdf"],
 )
-def test_a_user_logs_in_adds_a_todo_with_an_attachment_and_opens_it(
+def test_a_user_logs_in_adds_an_entry_with_an_attachment_and_opens_it(
     browser, page, user, tmp_path, name, content, shown
 ):
     (tmp_path / name).write_bytes(content)
     log_in(browser, page)
-    add_todo(browser, f"todo with {name}", tmp_path / name)
-    item = browser.find_element(By.XPATH, f"//li[span[text()='todo with {name}']]")
+    add_entry(browser, f"entry with {name}", tmp_path / name)
+    item = browser.find_element(By.XPATH, f"//li[span[text()='entry with {name}']]")
     click(browser, item.find_element(By.LINK_TEXT, name))
     assert browser.current_url.endswith(name[-4:])
     if shown:
@@ -208,20 +208,20 @@ def test_an_uploaded_html_page_neither_runs_script_nor_sets_a_cookie_on_the_site
 ):
     (tmp_path / "page.html").write_bytes(PAGE)
     log_in(browser, page)
-    add_todo(browser, "todo with a page", tmp_path / "page.html")
+    add_entry(browser, "entry with a page", tmp_path / "page.html")
     cookies = {cookie["name"] for cookie in browser.get_cookies()}
     browser.find_element(By.LINK_TEXT, "page.html").click()
     # Saved as a file, never opened: the list stays open, untouched.
     WebDriverWait(browser, 10).until(lambda _: list(downloads.glob("*.html")))
     assert browser.current_url == stack.url + "/"
-    assert browser.title == "Todos"
+    assert browser.title == "Journal"
     assert {cookie["name"] for cookie in browser.get_cookies()} == cookies
     assert browser.execute_script("return localStorage.planted") is None
 
 
 def test_the_admin_loads_with_its_styles(browser, page, user):
     log_in(browser, page)
-    for path in ("/admin/", "/admin/todos/todo/"):
+    for path in ("/admin/", "/admin/journal/entry/"):
         page(path)
         sheets = browser.execute_script("return [...document.styleSheets].map(sheet => sheet.cssRules.length)")
         assert sheets, f"{path}: no stylesheet"

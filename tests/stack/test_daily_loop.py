@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.stack.probes import check_visitor_views
 from tests.stack.support import clone_project, fresh_clone, inv, tear_down
 from tests.support import first_group, free_port
+from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -216,6 +218,24 @@ def test_an_edited_css_file_shows_through_the_proxy_on_the_next_request(workspac
 
     css.write_text("body { color: blue; }\n")
     assert workspace.get("/static/blog/site.css").text == "body { color: blue; }\n"
+
+
+def test_a_new_apps_forms_webhook_token_api_and_password_reset_reach_django_through_the_proxy(workspace):
+    """The views every site has that take data from visitors and other sites, in the app made by
+    `inv startapp`, routed under /blog/: each gets Django's answer, none the proxy's."""
+    shutil.copy(ROOT / "tests" / "site" / "journal" / "visitors.py", workspace.app / "blog" / "visitors.py")
+    (workspace.app / "blog" / "urls.py").write_text(
+        'from django.urls import include, path\n\nurlpatterns = [path("", include("blog.visitors"))]\n'
+    )
+    urls = workspace.app / "config" / "urls.py"
+    start = "urlpatterns = [\n"
+    urls.write_text(urls.read_text().replace(start, start + '    path("blog/", include("blog.urls")),\n', 1))
+    # uWSGI reloads on the saved modules (autoreload): the new route answers once it has.
+    deadline = time.monotonic() + 30
+    while (response := workspace.get("/blog/contact/")).status_code != 200:
+        assert time.monotonic() < deadline, f"{response.status_code}: {response.text[:2000]}"
+        time.sleep(0.5)
+    check_visitor_views(requests.Session(), f"http://127.0.0.1:{workspace.port}/blog/")
 
 
 def test_no_process_in_the_app_container_runs_as_root(workspace):

@@ -12,7 +12,7 @@ import requests
 
 from tests.stack.support import BEHIND_TLS, Stack, remove_images
 from tests.support import first_group
-from workspace.compose import DEPLOY_FILES, ROOT
+from workspace.compose import DEPLOY_FILES
 
 pytestmark = pytest.mark.stack
 
@@ -89,14 +89,14 @@ def test_every_container_is_locked_down(deployed):
             assert not published, "the database is published nowhere"
 
 
-CREATE_TODOS = textwrap.dedent(
+CREATE_ENTRIES = textwrap.dedent(
     """
     from django.core.files.base import ContentFile
-    from todos.models import Todo
+    from journal.models import Entry
     for n in range(2):
-        todo = Todo(title=f"Restored todo {n}")
-        todo.attachment.save(f"file{n}.bin", ContentFile(bytes([n]) * 5000 + b"end"))
-        print(todo.attachment.url)
+        entry = Entry(title=f"Restored entry {n}")
+        entry.attachment.save(f"file{n}.bin", ContentFile(bytes([n]) * 5000 + b"end"))
+        print(entry.attachment.url)
     """
 )
 
@@ -156,20 +156,20 @@ def test_what_the_superuser_made_becomes_the_apps_roles_at_the_databases_next_st
     assert deployed.wait_for("/healthz") < 60
 
 
-def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_back(deployed):
-    urls = deployed.manage("shell", "-c", CREATE_TODOS).split()[-2:]
+def test_backup_then_restore_into_an_emptied_stack_brings_entries_and_attachments_back(deployed):
+    urls = deployed.manage("shell", "-c", CREATE_ENTRIES).split()[-2:]
     contents = [get(deployed, url).content for url in urls]
     assert [len(c) for c in contents] == [5003, 5003]
 
     backup = deployed.inv("backup", "--dump")
     assert backup.returncode == 0, backup.stdout + backup.stderr
-    folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
+    folder = deployed.directory / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:
         # An emptied stack: new volumes, a database with the tables and no rows.
         deployed.compose("down", "--volumes", "--timeout", "10")
         redeploy = deployed.inv("deploy")
         assert redeploy.returncode == 0, redeploy.stdout[-3000:]
-        assert "Restored todo" not in get(deployed, "/").text
+        assert "Restored entry" not in get(deployed, "/").text
         assert get(deployed, urls[0]).status_code == 404
 
         refused = deployed.inv("restore", "--dump", str(folder))
@@ -179,8 +179,8 @@ def test_backup_then_restore_into_an_emptied_stack_brings_todos_and_attachments_
         restore = deployed.inv("restore", "--dump", str(folder), "--yes")
         assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:]
         page = get(deployed, "/").text
-        assert "Restored todo 0" in page
-        assert "Restored todo 1" in page
+        assert "Restored entry 0" in page
+        assert "Restored entry 1" in page
         assert [get(deployed, url).content for url in urls] == contents
     finally:
         shutil.rmtree(folder, ignore_errors=True)

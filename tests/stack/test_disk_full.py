@@ -3,7 +3,7 @@ and the rest of the site keeps working. The stack's media volume is a 64 KiB tmp
 
 import pytest
 
-from tests.stack.probes import add_todo, attachment_url, media_files, stored_titles
+from tests.stack.probes import add_entry, attachment_url, media_files, stored_titles
 from tests.stack.support import Stack
 from workspace.compose import BASE_FILES
 
@@ -23,15 +23,15 @@ def stack(built_images, stack_tmp):
 
 
 def test_upload_to_a_full_disk_gets_507_and_keeps_nothing_half_written(stack):
-    assert add_todo(stack, "fits", files={"attachment": ("fits.bin", KEPT)}).status_code == 302
+    assert add_entry(stack, "fits", files={"attachment": ("fits.bin", KEPT)}).status_code == 302
     files_before = media_files(stack)
 
-    response = add_todo(stack, "does not fit", files={"attachment": ("big.bin", b"b" * 100_000)})
+    response = add_entry(stack, "does not fit", files={"attachment": ("big.bin", b"b" * 100_000)})
     assert response.status_code == 507
     assert response.text == "Insufficient storage: the server has no space left to store this. Try again later.\n"
     assert "does not fit" not in stored_titles(stack)
     assert media_files(stack) == files_before
 
-    # Everything else still works: todos without a file, and the files already stored.
-    assert add_todo(stack, "no file").status_code == 302
+    # Everything else still works: entries without a file, and the files already stored.
+    assert add_entry(stack, "no file").status_code == 302
     assert stack.get(attachment_url(stack, "fits.bin")).content == KEPT

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.stack.probes import (
-    add_todo,
+    add_entry,
     attachment_url,
     cookie_header,
     form_token,
@@ -39,7 +39,7 @@ ATTACHMENT = b"kept across restarts \x00\xff" * 500
 
 
 class Writer(threading.Thread):
-    """Adds todos through the / form at a steady rate, logged in, and records every answer."""
+    """Adds entries through the / form at a steady rate, logged in, and records every answer."""
 
     def __init__(self, stack):
         super().__init__(daemon=True)
@@ -92,7 +92,7 @@ def test_db_restart_under_load_answers_503_then_recovers_and_loses_no_acknowledg
         writer.stop()
 
     statuses = [status for _, status, _, _ in writer.answers]
-    # 302: the todo was stored (the form redirects to the list); 503: the clean refusal.
+    # 302: the entry was stored (the form redirects to the list); 503: the clean refusal.
     assert set(statuses) <= {302, 503}, f"unexpected answers (or a timeout past {REQUEST_TIMEOUT}s): {statuses}"
     assert 503 in statuses, "no write met the outage: the test proved nothing"
     for _, status, body, _ in writer.answers:
@@ -133,7 +133,7 @@ def test_app_crash_gets_the_proxy_page_until_the_restart_policy_brings_it_back(s
 
 
 def slow_upload(stack, title: str, chunks=10, pause=0.3) -> dict:
-    """Starts POSTing the todo form with a file in a thread, the body in chunks with pauses
+    """Starts POSTing the test app's form with a file in a thread, the body in chunks with pauses
     between them, logged in. Returns a dict with the thread, which adds the answer's status and body."""
     session = logged_in(stack)
     token = form_token(session, stack)
@@ -224,19 +224,19 @@ def test_an_app_still_waiting_for_the_database_stops_at_once(stack):
 
 
 @pytest.fixture(scope="module")
-def todo_with_attachment(stack):
-    """A todo with a file, added through the / form; returns the file's /media/ URL."""
-    response = add_todo(stack, "kept across restarts", files={"attachment": ("kept.bin", ATTACHMENT)})
+def entry_with_attachment(stack):
+    """An entry with a file, added through the / form; returns the file's /media/ URL."""
+    response = add_entry(stack, "kept across restarts", files={"attachment": ("kept.bin", ATTACHMENT)})
     assert response.status_code == 302, response.text[:2000]
     return attachment_url(stack, "kept.bin")
 
 
-def assert_todo_and_file_kept(stack, url):
+def assert_entry_and_file_kept(stack, url):
     assert "kept across restarts" in stack.get("/").text
     assert stack.get(url).content == ATTACHMENT
 
 
-def test_todos_and_media_survive_down_and_up(stack, todo_with_attachment):
+def test_entries_and_media_survive_down_and_up(stack, entry_with_attachment):
     stack.compose("down", "--timeout", "10")
     stack.up()
-    assert_todo_and_file_kept(stack, todo_with_attachment)
+    assert_entry_and_file_kept(stack, entry_with_attachment)

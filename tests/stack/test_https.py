@@ -13,8 +13,9 @@ import time
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
-from tests.stack.probes import CONNECTS_TO_UWSGI, app_addresses, from_inside, inspect, logs
+from tests.stack.probes import CONNECTS_TO_UWSGI, app_addresses, check_visitor_views, from_inside, inspect, logs
 from tests.stack.support import Stack, remove_images
 from tests.support import free_port
 from workspace.compose import DEPLOY_FILES
@@ -136,6 +137,23 @@ def test_https_pages_send_hsts_for_a_year_without_subdomains_or_preload_and_secu
     cookies = response.headers.get_all("Set-Cookie")
     assert cookies
     assert all("Secure" in cookie for cookie in cookies), cookies
+
+
+class FrontAdapter(HTTPAdapter):
+    """Connects to the front's loopback port as to DOMAIN: its name for TLS and the certificate."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, server_hostname=DOMAIN, assert_hostname=DOMAIN, **kwargs)
+
+
+def test_a_sites_own_forms_webhook_token_api_and_password_reset_reach_django_over_https(site, tmp_path):
+    root = tmp_path / "root.pem"
+    root.write_text(site.root)
+    session = requests.Session()
+    session.mount("https://", FrontAdapter())
+    session.verify = str(root)
+    session.headers["Host"] = DOMAIN
+    check_visitor_views(session, f"https://127.0.0.1:{site.https_port}/", origin=f"https://{DOMAIN}/")
 
 
 def test_check_deploy_is_clean(site):

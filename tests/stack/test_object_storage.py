@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from tests.stack.probes import add_todo, attachment_url, check_private_file, media_files, store, stored_titles
+from tests.stack.probes import add_entry, attachment_url, check_private_file, media_files, store, stored_titles
 from tests.stack.support import Stack
 from tests.support import first_group
-from workspace.compose import DEPLOY_FILES, ROOT
+from workspace.compose import DEPLOY_FILES
 
 pytestmark = pytest.mark.stack
 
@@ -68,7 +68,7 @@ def stack(built_images, stack_tmp):
 
 
 def test_an_upload_is_served_back_through_the_proxy_from_the_bucket_byte_for_byte(stack):
-    assert add_todo(stack, "photo", files={"attachment": ("photo.png", PNG)}).status_code == 302
+    assert add_entry(stack, "photo", files={"attachment": ("photo.png", PNG)}).status_code == 302
     url = attachment_url(stack, "photo.png")  # a random name: 32 hex digits
     response = stack.get(url)
     assert response.status_code == 200
@@ -85,7 +85,7 @@ def test_an_upload_is_served_back_through_the_proxy_from_the_bucket_byte_for_byt
 
 def test_an_html_upload_is_only_downloaded_in_a_sandbox(stack):
     page = b"<script>alert(document.cookie)</script>"
-    assert add_todo(stack, "page", files={"attachment": ("page.html", page)}).status_code == 302
+    assert add_entry(stack, "page", files={"attachment": ("page.html", page)}).status_code == 302
     response = stack.get(attachment_url(stack, "page.html"))
     assert response.status_code == 200
     assert response.content == page
@@ -133,20 +133,20 @@ def test_a_private_file_in_the_bucket_is_refused_to_a_visitor_and_served_to_a_us
 
 def test_upload_over_the_limit_gets_413_and_stores_nothing(stack):
     before = objects(stack)
-    response = add_todo(stack, "too big", files={"attachment": ("big.png", b"x" * (2 * 1024 * 1024))})
+    response = add_entry(stack, "too big", files={"attachment": ("big.png", b"x" * (2 * 1024 * 1024))})
     assert response.status_code == 413
     assert "too big" not in stored_titles(stack)
     assert objects(stack) == before
 
 
 def test_while_the_store_is_down_uploads_get_503_and_store_nothing_then_it_recovers(stack):
-    assert add_todo(stack, "before", files={"attachment": ("before.png", PNG)}).status_code == 302
+    assert add_entry(stack, "before", files={"attachment": ("before.png", PNG)}).status_code == 302
     url = attachment_url(stack, "before.png")
     before = objects(stack)
     stack.compose("stop", "seaweedfs")
     try:
         started = time.monotonic()
-        response = add_todo(stack, "while down", files={"attachment": ("down.png", PNG)})
+        response = add_entry(stack, "while down", files={"attachment": ("down.png", PNG)})
         assert response.status_code == 503, response.text[:500]
         assert response.text.startswith("Service temporarily unavailable: the file storage")
         assert time.monotonic() - started < 15, "the upload is not held while the store is away"
@@ -163,21 +163,21 @@ def test_while_the_store_is_down_uploads_get_503_and_store_nothing_then_it_recov
         time.sleep(0.5)
     print(f"store back: its files served again {time.monotonic() - deadline + 60:.1f}s after its start")
     assert objects(stack) == before, "the failed upload left no object"
-    assert add_todo(stack, "after", files={"attachment": ("after.png", PNG)}).status_code == 302
+    assert add_entry(stack, "after", files={"attachment": ("after.png", PNG)}).status_code == 302
     assert stack.get(attachment_url(stack, "after.png")).content == PNG
 
 
 def test_backup_then_restore_brings_the_bucket_back_keeps_later_uploads_and_a_broken_archive_restores_nothing(stack):
-    assert add_todo(stack, "kept", files={"attachment": ("kept.png", PNG)}).status_code == 302
+    assert add_entry(stack, "kept", files={"attachment": ("kept.png", PNG)}).status_code == 302
     url = attachment_url(stack, "kept.png")
     backup = stack.inv("backup", "--dump")
     assert backup.returncode == 0, backup.stdout[-3000:] + backup.stderr[-3000:]
-    folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
+    folder = stack.directory / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:
         kept = objects(stack)
         # Lost after the backup: an object deleted, one added.
         in_app(stack, f"from django.core.files.storage import default_storage as s; s.delete({url[7:]!r})")
-        assert add_todo(stack, "later", files={"attachment": ("later.png", b"later")}).status_code == 302
+        assert add_entry(stack, "later", files={"attachment": ("later.png", b"later")}).status_code == 302
         later = attachment_url(stack, "later.png")
         assert stack.get(url).status_code == 404
 

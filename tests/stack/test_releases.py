@@ -7,7 +7,6 @@ a copy of the repository that the tests change as a developer would, deployed re
 release."""
 
 import itertools
-import os
 import re
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack.support import Stack, add_migration, add_note_model, fresh_clone, remove_images
+from tests.stack.support import TEST_APP, Stack, add_migration, add_note_model, remove_images, site_copy
 from tests.stack.traffic import Browser, Traffic, get
 from tests.support import first_group
 from workspace.compose import DEPLOY_FILES
@@ -29,10 +28,10 @@ pytestmark = pytest.mark.stack
 MARK = """
 
 def mark(apps, schema_editor):
-    apps.get_model("todos", "Todo").objects.create(title="irreversible")
+    apps.get_model("journal", "Entry").objects.create(title="irreversible")
 """
 # The note's text column is there ("1") or not ("0").
-NOTE_TEXT = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'todos_note' AND column_name = 'text'"
+NOTE_TEXT = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'journal_note' AND column_name = 'text'"
 
 
 class Site:
@@ -127,7 +126,7 @@ def site(built_images, stack_tmp):
     )
     stack.env.update(COMPOSE_PROJECT_NAME=stack.project, IMAGE_PREFIX=stack.project)
     stack.write_env()
-    running = Site(fresh_clone(base / "site", os.getuid(), os.getgid()), stack)
+    running = Site(site_copy(base / "site"), stack)
     try:
         first = running.inv("deploy")
         assert first.returncode == 0, first.stdout[-5000:]
@@ -152,11 +151,11 @@ def test_a_changed_release_with_a_new_model_switches_under_load_without_a_failed
     assert requests_per_second(clients, took) >= 20
     assert failures(clients) == []
     written = [title for client in clients for title in client.written]
-    stored = set(site.sql("SELECT title FROM todos_todo").splitlines())
+    stored = set(site.sql("SELECT title FROM journal_entry").splitlines())
     assert written, "the writer wrote"
     assert set(written) <= stored, "every acknowledged write is stored"
     assert "release two" in get(site.stack.url + "/").text
-    assert site.sql("SELECT to_regclass('todos_note')") == "todos_note"
+    assert site.sql("SELECT to_regclass('journal_note')") == "journal_note"
     assert re.search(r"Snapshot of the database: backups/before-\S+/db.dump", result.stdout)
 
 
@@ -185,32 +184,32 @@ def test_a_release_that_never_gets_healthy_takes_no_traffic(site):
 
 
 def test_a_rollback_that_drops_rows_asks_first_snapshots_them_and_reverses_its_migration(site):
-    site.sql("INSERT INTO todos_note (text) VALUES ('a note'), ('another')")
+    site.sql("INSERT INTO journal_note (text) VALUES ('a note'), ('another')")
     asked = site.inv("rollback")
     assert asked.returncode == 1, asked.stdout[-3000:]
-    assert "drops the table todos_note (2 rows)" in asked.stdout, asked.stdout[-3000:]
+    assert "drops the table journal_note (2 rows)" in asked.stdout, asked.stdout[-3000:]
     assert asked.stdout.strip().splitlines()[-1] == "Nothing rolled back. Add --yes to roll back without asking."
     assert "release two" in get(site.stack.url + "/").text, "nothing switched"
-    todos = site.sql("SELECT count(*) FROM todos_todo")
+    entries = site.sql("SELECT count(*) FROM journal_entry")
     result, clients, took = site.under_load("rollback", "--yes")
     report("rollback with a reversible migration", result, clients, took)
     assert result.returncode == 0, result.stdout[-5000:]
     assert failures(clients) == []
     assert "release two" not in get(site.stack.url + "/").text
-    assert site.sql("SELECT to_regclass('todos_note')") == "", "the migration was reversed"
-    assert int(site.sql("SELECT count(*) FROM todos_todo")) >= int(todos), "the other tables are as they were"
+    assert site.sql("SELECT to_regclass('journal_note')") == "", "the migration was reversed"
+    assert int(site.sql("SELECT count(*) FROM journal_entry")) >= int(entries), "the other tables are as they were"
     # The rows dropped come back from the snapshot taken before they went.
     snapshot = first_group(r"`inv restore --dump (backups/before-rollback-\S+)` brings it back", result.stdout)
     restored = site.inv("restore", "--dump", snapshot, "--yes")
     assert restored.returncode == 0, restored.stdout[-3000:]
-    assert site.sql("SELECT text FROM todos_note ORDER BY text") == "a note\nanother"
+    assert site.sql("SELECT text FROM journal_note ORDER BY text") == "a note\nanother"
 
 
 def test_an_unsafe_migration_is_refused_before_anything_changes_and_the_same_deploy_allowed_goes_ahead(site):
     serving = serving_release(site)
     # The note's text goes: a column the serving release's model still has.
     site.migration("drop_note_text", "[migrations.RemoveField('note', 'text')]")
-    models = site.app / "todos" / "models.py"
+    models = site.app / TEST_APP / "models.py"
     models.write_text(
         models.read_text().replace('    text = models.CharField(max_length=200, default="")\n', "    pass\n")
     )
@@ -225,7 +224,7 @@ def test_an_unsafe_migration_is_refused_before_anything_changes_and_the_same_dep
     refusal = next(
         (line for line in refused.stdout.splitlines() if line.startswith("Refused: ")), refused.stdout[-3000:]
     )
-    assert re.match(r"Refused: todos\.0\d+_drop_note_text drops the column", refusal), refusal
+    assert re.match(r"Refused: journal\.0\d+_drop_note_text drops the column", refusal), refusal
     assert site.sql(NOTE_TEXT) == "1", "nothing was applied"
     assert serving_release(site) == serving, "nothing switched"
     # The same release again, as the refusal's hint says: its snapshot taken again.
@@ -234,7 +233,7 @@ def test_an_unsafe_migration_is_refused_before_anything_changes_and_the_same_dep
     assert result.returncode == 0, result.stdout[-5000:]
     assert failures(clients) == []
     assert re.search(r"Snapshot of the database: backups/before-\S+/db.dump", result.stdout)
-    assert site.sql("SELECT count(*) FROM todos_todo WHERE title = 'irreversible'") == "1"
+    assert site.sql("SELECT count(*) FROM journal_entry WHERE title = 'irreversible'") == "1"
 
 
 def test_rollback_over_an_irreversible_migration_keeps_it_and_names_the_snapshot_that_restores(site):
@@ -244,23 +243,23 @@ def test_rollback_over_an_irreversible_migration_keeps_it_and_names_the_snapshot
     assert failures(clients) == []
     restore = re.search(r"inv restore --dump (backups/before-\S+)", result.stdout)
     assert restore, result.stdout[-3000:]
-    assert site.sql("SELECT count(*) FROM todos_todo WHERE title = 'irreversible'") == "1", "kept"
+    assert site.sql("SELECT count(*) FROM journal_entry WHERE title = 'irreversible'") == "1", "kept"
     restored = site.inv("restore", "--dump", restore.group(1), "--yes")
     assert restored.returncode == 0, restored.stdout[-3000:]
-    assert site.sql("SELECT count(*) FROM todos_todo WHERE title = 'irreversible'") == "0"
+    assert site.sql("SELECT count(*) FROM journal_entry WHERE title = 'irreversible'") == "0"
     assert site.sql(NOTE_TEXT) == "1", "the database as it was before the release"
 
 
 def test_a_migration_blocked_by_a_lock_fails_the_deploy_within_the_timeout(site):
     # The code as the restored database has it: no unsafe or irreversible migration pending.
-    migrations = site.app / "todos" / "migrations"
+    migrations = site.app / TEST_APP / "migrations"
     for leftover in (*migrations.glob("0*_drop_note_text.py"), *migrations.glob("0*_mark_seen.py")):
         leftover.unlink()
-    models = site.app / "todos" / "models.py"
+    models = site.app / TEST_APP / "models.py"
     models.write_text(
         models.read_text().replace("    pass\n", '    text = models.CharField(max_length=200, default="")\n')
     )
-    # A long transaction holds the todo table, as a slow report would.
+    # A long transaction holds the entries' table, as a slow report would.
     holder = subprocess.Popen(
         [
             *site.stack.compose_project.command(
@@ -273,7 +272,7 @@ def test_a_migration_blocked_by_a_lock_fails_the_deploy_within_the_timeout(site)
                 "-d",
                 "app",
                 "-c",
-                "BEGIN; LOCK TABLE todos_todo IN ACCESS SHARE MODE; SELECT pg_sleep(60);",
+                "BEGIN; LOCK TABLE journal_entry IN ACCESS SHARE MODE; SELECT pg_sleep(60);",
             )
         ],
         cwd=site.stack.compose_project.directory,
@@ -283,12 +282,12 @@ def test_a_migration_blocked_by_a_lock_fails_the_deploy_within_the_timeout(site)
     )
     try:
         time.sleep(2)
-        site.migration("todo_note", "[migrations.AddField('todo', 'note', models.TextField(null=True))]")
-        models = site.app / "todos" / "models.py"
+        site.migration("entry_note", "[migrations.AddField('entry', 'note', models.TextField(null=True))]")
+        models = site.app / TEST_APP / "models.py"
         models.write_text(
             models.read_text().replace(
-                "    done = models.BooleanField(default=False)\n",
-                "    done = models.BooleanField(default=False)\n    note = models.TextField(null=True)\n",
+                "    title = models.CharField(max_length=200)\n",
+                "    title = models.CharField(max_length=200)\n    note = models.TextField(null=True)\n",
             )
         )
         started = time.monotonic()

@@ -48,7 +48,7 @@ token = re.search('name="csrfmiddlewaretoken" value="([^"]+)"', send().read().de
 fields = {{"username": "{USER}", "password": "{PASSWORD}", "csrfmiddlewaretoken": token}}
 print(send(urllib.parse.urlencode(fields).encode()).status)
 """
-# Run in an app container: the status of the todo list, read through the proxy.
+# Run in an app container: the status of the test app's list, read through the proxy.
 PAGE = """
 import urllib.request
 request = urllib.request.Request("http://proxy:8080/", headers={"Host": "localhost"})

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.stack.probes import add_todo, attachment_url, check_private_file, logged_in
+from tests.stack.probes import add_entry, attachment_url, check_private_file, logged_in
 from tests.stack.support import csrf_post
 from tests.support import first_group
 
@@ -19,18 +19,18 @@ def admin(stack):
 
 
 @pytest.fixture(scope="module")
-def todo_with_attachment(stack, admin):
-    """A Todo added through the admin form; returns the attachment's URL from the change page."""
+def entry_with_attachment(stack, admin):
+    """An entry of the test app added through the admin form; returns the attachment's URL from the change page."""
     response = csrf_post(
         admin,
         stack,
-        "/admin/todos/todo/add/",
+        "/admin/journal/entry/add/",
         data={"title": "Ship it", "description": "through the proxy"},
         files={"attachment": ("release notes.bin", ATTACHMENT, "application/octet-stream")},
     )
     assert response.status_code == 302, response.text[:2000]
-    changelist = admin.get(stack.url + "/admin/todos/todo/", timeout=30).text
-    change = first_group(r'href="(/admin/todos/todo/\d+/change/)"', changelist)
+    changelist = admin.get(stack.url + "/admin/journal/entry/", timeout=30).text
+    change = first_group(r'href="(/admin/journal/entry/\d+/change/)"', changelist)
     page = admin.get(stack.url + change, timeout=30).text
     return first_group(r'href="(/media/attachments/[0-9a-f]{32}\.bin)"', page)
 
@@ -62,8 +62,8 @@ def test_responses_carry_security_headers_and_no_nginx_version(stack):
     assert response.headers.get("Server", "nginx") == "nginx"
 
 
-def test_superuser_adds_a_todo_with_an_attachment_that_nginx_serves_back(stack, todo_with_attachment):
-    response = stack.get(todo_with_attachment)
+def test_superuser_adds_an_entry_with_an_attachment_that_nginx_serves_back(stack, entry_with_attachment):
+    response = stack.get(entry_with_attachment)
     assert response.status_code == 200
     assert response.content == ATTACHMENT
     # Uploaded files never run as pages of the site.
@@ -75,7 +75,7 @@ def test_superuser_adds_a_todo_with_an_attachment_that_nginx_serves_back(stack, 
     [("photo.png", "image/png"), ("scan.pdf", "application/pdf"), ("notes.txt", "text/plain")],
 )
 def test_images_pdfs_and_text_open_in_the_browser_sandboxed(stack, name, content_type):
-    assert add_todo(stack, f"with {name}", files={"attachment": (name, b"content")}).status_code == 302
+    assert add_entry(stack, f"with {name}", files={"attachment": (name, b"content")}).status_code == 302
     response = stack.get(attachment_url(stack, name))
     assert response.headers["Content-Type"] == content_type
     assert "Content-Disposition" not in response.headers

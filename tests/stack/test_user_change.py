@@ -4,7 +4,7 @@ serves its static files and keeps its uploads readable and writable."""
 
 import pytest
 
-from tests.stack.probes import add_todo, attachment_url, logs
+from tests.stack.probes import add_entry, attachment_url, logs
 from tests.stack.support import Stack
 from tests.support import first_group
 
@@ -25,7 +25,7 @@ def test_a_stack_started_by_another_user_keeps_its_uploads_and_rebuilds_its_stat
     stack = Stack(stack_tmp, APP_UID=first, APP_GID=first)
     try:
         stack.up("--build")
-        assert add_todo(stack, "first user's", files={"attachment": ("first.bin", FIRST)}).status_code == 302
+        assert add_entry(stack, "first user's", files={"attachment": ("first.bin", FIRST)}).status_code == 302
         first_url = attachment_url(stack, "first.bin")
         stack.compose("down", "--timeout", "10")
 
@@ -36,7 +36,7 @@ def test_a_stack_started_by_another_user_keeps_its_uploads_and_rebuilds_its_stat
         assert not [line for line in logs(stack, "app") if "Permission denied" in line]
 
         assert stack.get(first_url).content == FIRST
-        assert add_todo(stack, "second user's", files={"attachment": ("second.bin", SECOND)}).status_code == 302
+        assert add_entry(stack, "second user's", files={"attachment": ("second.bin", SECOND)}).status_code == 302
         assert stack.get(attachment_url(stack, "second.bin")).content == SECOND
         assert stack.get(admin_css(stack)).status_code == 200
         page = stack.get("/").text

@@ -50,7 +50,7 @@ class Browser:
 class Traffic(threading.Thread):
     """Sends requests to the given nodes in turn, one after the other, until stopped, and records
     each answer: (status or error name, started, finished). Pages (the admin's login page), or
-    with a logged-in browser, writes (todos added through the form)."""
+    with a logged-in browser, writes (entries added through the test app's form)."""
 
     def __init__(self, urls: list[str], writer: Browser | None = None):
         super().__init__(daemon=True)

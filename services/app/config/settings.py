@@ -76,8 +76,6 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # by itself; an admin lifts it sooner (docs/security.md).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1)
-# Attachments one user may upload through the todo form in 24 hours; the next one gets 429.
-UPLOADS_PER_USER_PER_DAY = env.int("UPLOADS_PER_USER_PER_DAY", default=20)
 # Where uploads live: the `media` volume, or (s3) a bucket of AWS S3 or an S3-compatible store,
 # with django-storages' own setting names. An empty endpoint means AWS S3.
 MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="volume")

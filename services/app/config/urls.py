@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
+from django.views.generic import TemplateView
 
 urlpatterns = [
     # The workspace's own: /healthz, /status/backups, the proxy's helpers, uploads it does not
@@ -14,6 +15,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The example (docs/developing.md says how to remove it).
     path("", include("todos.urls")),
+    # The home page, until an app of yours takes "/" (the example does while it is there).
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
 
 if settings.DEBUG:

@@ -1,10 +1,12 @@
 from datetime import timedelta
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 
 from .models import Todo
+
+# Attachments one user may add in 24 hours; the next one gets 429.
+UPLOADS_PER_USER_PER_DAY = 20
 
 
 class TodoForm(forms.ModelForm):
@@ -16,7 +18,7 @@ class TodoForm(forms.ModelForm):
 
     def clean_attachment(self):
         attachment = self.cleaned_data["attachment"]
-        limit = settings.UPLOADS_PER_USER_PER_DAY
+        limit = UPLOADS_PER_USER_PER_DAY
         if attachment and uploads_in_the_last_day(self.instance.owner) >= limit:
             # Refused before saving, so the file is never stored.
             raise forms.ValidationError(

@@ -184,8 +184,8 @@ class RemoteStack(Stack):
         self.override = override
         self.files = (*self.files, override)
 
-    def inv(self, *args: str, timeout=600, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-        """`inv ARGS --host <this host> --env-file <this stack's>` (in the repository or a copy)."""
+    def inv(self, *args: str, timeout=600, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """`inv ARGS --host <this host> --env-file <this stack's>` (in the test site or a copy)."""
         override = ("--override", self.override) if self.override else ()
         return super().inv(*args, "--host", self.host.address, *override, timeout=timeout, cwd=cwd)
 

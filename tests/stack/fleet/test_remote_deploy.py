@@ -1,6 +1,6 @@
 """`inv deploy --host ssh://…` to another machine, a fleet host: the images are built there,
 the site answers through an ssh tunnel to the host's loopback port, `inv backup --host` and
-`inv restore --host` round-trip a todo and its attachment, the data outlives a restart of
+`inv restore --host` round-trip an entry of the test app and its attachment, the data outlives a restart of
 that host's engine, and, the host lost, a second fleet host with an empty engine comes back
 from the backups' bucket (on a third host) and the key alone."""
 
@@ -24,26 +24,25 @@ from tests.stack.fleet.support import (
 )
 from tests.stack.support import BEHIND_TLS, Stack
 from tests.support import first_group
-from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
 
 ATTACHMENT = b"kept over ssh " * 400
-ADD_TODO = textwrap.dedent(
+ADD_ENTRY = textwrap.dedent(
     """
     from django.core.files.base import ContentFile
-    from todos.models import Todo
-    todo = Todo(title={title!r})
-    todo.attachment.save("kept.bin", ContentFile({content!r}))
-    print(todo.attachment.url)
+    from journal.models import Entry
+    entry = Entry(title={title!r})
+    entry.attachment.save("kept.bin", ContentFile({content!r}))
+    print(entry.attachment.url)
     """
 )
-DELETE_TODOS = textwrap.dedent(
+DELETE_ENTRIES = textwrap.dedent(
     """
-    from todos.models import Todo
-    for todo in Todo.objects.all():
-        todo.attachment.delete()
-        todo.delete()
+    from journal.models import Entry
+    for entry in Entry.objects.all():
+        entry.attachment.delete()
+        entry.delete()
     """
 )
 
@@ -73,9 +72,9 @@ def get(stack, path: str) -> requests.Response:
     return stack.get(path, headers=BEHIND_TLS)
 
 
-def add_todo(stack, title: str) -> str:
-    """A todo with an attachment, saved by Django on the remote; its /media/ URL."""
-    return stack.manage("shell", "-c", ADD_TODO.format(title=title, content=ATTACHMENT)).split()[-1]
+def add_entry(stack, title: str) -> str:
+    """An entry with an attachment, saved by Django on the remote; its /media/ URL."""
+    return stack.manage("shell", "-c", ADD_ENTRY.format(title=title, content=ATTACHMENT)).split()[-1]
 
 
 def started_at(stack, service: str) -> str:
@@ -94,15 +93,15 @@ def test_deploy_over_ssh_builds_on_the_remote_and_the_site_answers_there(remote)
     assert not local.stdout.strip(), "the image was built on this machine"
 
 
-def test_backup_and_restore_over_ssh_bring_back_a_todo_and_its_attachment(remote):
-    url = add_todo(remote, "backed up over ssh")
+def test_backup_and_restore_over_ssh_bring_back_an_entry_and_its_attachment(remote):
+    url = add_entry(remote, "backed up over ssh")
     assert get(remote, url).content == ATTACHMENT
 
     backup = remote.inv("backup", "--dump")
     assert backup.returncode == 0, backup.stdout + backup.stderr
-    folder = ROOT / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
+    folder = remote.directory / first_group(r"Backed up \S+ to (backups/\S+)/", backup.stdout)
     try:
-        remote.manage("shell", "-c", DELETE_TODOS)
+        remote.manage("shell", "-c", DELETE_ENTRIES)
         assert "backed up over ssh" not in get(remote, "/").text
         assert get(remote, url).status_code == 404
 
@@ -115,8 +114,8 @@ def test_backup_and_restore_over_ssh_bring_back_a_todo_and_its_attachment(remote
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_todos_and_media_survive_an_engine_restart(remote):
-    url = add_todo(remote, "kept across restarts")
+def test_entries_and_media_survive_an_engine_restart(remote):
+    url = add_entry(remote, "kept across restarts")
     db_started = started_at(remote, "db")
     remote.host.restart_engine()
     # The restart policy starts the containers again; up waits until they are healthy.
@@ -127,15 +126,15 @@ def test_todos_and_media_survive_an_engine_restart(remote):
 
 
 def titles(stack: RemoteStack) -> list[str]:
-    query = "SELECT title FROM todos_todo ORDER BY 1"
+    query = "SELECT title FROM journal_entry ORDER BY 1"
     return stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-At", "-c", query).stdout.split("\n")
 
 
 def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(remote, fleet, stack_tmp):
     """Host 0 is lost after a write; host 2, its engine empty, gets the release's images (as from
     a registry), the same settings (the bucket's and the key) and `inv restore --latest`: every
-    todo and the attachment are back."""
-    url = add_todo(remote, "written just before the host was lost")
+    entry and the attachment are back."""
+    url = add_entry(remote, "written just before the host was lost")
     kept = titles(remote)
     # The archive is at most ARCHIVE_TIMEOUT behind; a base backup now has it all (and the uploads).
     taken = remote.inv("backup")

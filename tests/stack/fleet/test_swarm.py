@@ -10,7 +10,6 @@ send them; HTTPS is on, so every request carries the front's X-Forwarded-Proto h
 
 import itertools
 import json
-import os
 import re
 import subprocess
 import time
@@ -28,7 +27,7 @@ from tests.stack.fleet.support import (
     load_images,
     run_images,
 )
-from tests.stack.support import add_note_model, fresh_clone
+from tests.stack.support import add_note_model, site_copy
 from tests.stack.traffic import Browser, Traffic, get
 from tests.support import first_group
 from workspace.compose import ROOT
@@ -127,7 +126,7 @@ def test_the_secrets_are_docker_secrets_not_environment_variables(stack):
 
 def user(stack, swarm) -> tuple[str, str]:
     """A user made with manage.py in an app container, on a node that runs one: only a logged-in
-    user adds todos. Its name (new each time) and password."""
+    user writes in the test app. Its name (new each time) and password."""
     name, password = f"writer-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     label = f"label=com.docker.swarm.service.name={stack.project}_app"
     host = next(host for host in swarm if host.docker("ps", "-q", "--filter", label).strip())
@@ -148,7 +147,7 @@ def sql(stack, host, query: str) -> str:
 
 
 def stored_titles(stack, host) -> set[str]:
-    return set(sql(stack, host, "SELECT title FROM todos_todo").splitlines())
+    return set(sql(stack, host, "SELECT title FROM journal_entry").splitlines())
 
 
 def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(stack, swarm):
@@ -189,8 +188,8 @@ def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(
     manager.docker("node", "rm", "--force", "node2")
 
 
-def under_load(stack, swarm, *args: str, cwd=ROOT) -> tuple[subprocess.CompletedProcess, list[Traffic]]:
-    """`inv ARGS` (in CWD, a copy of the repository) while three readers and a logged-in writer
+def under_load(stack, swarm, *args: str, cwd=None) -> tuple[subprocess.CompletedProcess, list[Traffic]]:
+    """`inv ARGS` (in CWD, the test site or a copy of it) while three readers and a logged-in writer
     send requests to the two remaining nodes: the run and the traffic."""
     urls = [host.url for host in swarm[:2]]
     browser = Browser()
@@ -237,11 +236,11 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
     busy: every replica is replaced each time, no request fails, every acknowledged write is stored,
     each release serves its own page, and the rollback names the new model's table, snapshots it
     and reverses its migration."""
-    copy = fresh_clone(tmp_path / "site", os.getuid(), os.getgid())
+    copy = site_copy(tmp_path / "site")
     base = copy / "services" / "app" / "templates" / "base.html"
     base.write_text(base.read_text().replace("</body>", "<p>release two</p></body>"))
     add_note_model(copy / "services" / "app")
-    for args, cwd, page in ((("deploy", "--swarm"), copy, True), (("rollback", "--swarm", "--yes"), ROOT, False)):
+    for args, cwd, page in ((("deploy", "--swarm"), copy, True), (("rollback", "--swarm", "--yes"), None, False)):
         before = tasks(stack, "app")
         result, clients = under_load(stack, swarm, *args, cwd=cwd)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -252,11 +251,11 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
         assert written, "the writer wrote"
         assert written <= stored_titles(stack, swarm[1]), "an acknowledged write is missing"
         assert ("release two" in get(swarm[0].url + "/").text) is page
-        assert sql(stack, swarm[1], "SELECT to_regclass('todos_note')") == ("todos_note" if page else "")
+        assert sql(stack, swarm[1], "SELECT to_regclass('journal_note')") == ("journal_note" if page else "")
         if page:
             assert re.search(r"Snapshot of the database: before-\S+ \(in the backups volume", result.stdout)
         else:
-            assert "drops the table todos_note (0 rows)" in result.stdout, result.stdout[-3000:]
+            assert "drops the table journal_note (0 rows)" in result.stdout, result.stdout[-3000:]
             assert "stays in snapshot before-rollback-" in result.stdout
         after = tasks(stack, "app")
         assert len(after) == 3
@@ -264,7 +263,7 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
         assert {node for node, _ in after} == {"node0", "node1"}
 
 
-ADD_TODO = "from todos.models import Todo; Todo.objects.create(title={!r})"
+ADD_ENTRY = "from journal.models import Entry; Entry.objects.create(title={!r})"
 
 
 def test_one_backup_service_beside_the_database_backs_up_checks_and_restores_to_a_second(stack, swarm):
@@ -283,11 +282,11 @@ def test_one_backup_service_beside_the_database_backs_up_checks_and_restores_to_
     assert "Restore drill passed" in checked.stdout, checked.stdout[-3000:]
     assert "Django's checks pass against it" in checked.stdout
 
-    in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", ADD_TODO.format("kept: before"))
+    in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", ADD_ENTRY.format("kept: before"))
     time.sleep(2)
     moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     time.sleep(2)
-    in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", ADD_TODO.format("gone: after"))
+    in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", ADD_ENTRY.format("gone: after"))
     started = time.monotonic()
     restored = stack.inv("restore", "--swarm", "--to", moment, "--yes")
     took = time.monotonic() - started
@@ -485,7 +484,7 @@ def test_with_uploads_in_a_bucket_a_file_uploaded_through_one_node_is_served_by_
 
 
 def upload_then_read(first: str, second: str, stack, swarm, content: bytes) -> dict[str, requests.Response]:
-    """A todo with `content` attached, added through the first proxy; the file read through both."""
+    """An entry with `content` attached, added through the first proxy; the file read through both."""
     browser = Browser()
     browser.log_in(first, *user(stack, swarm))
     form = {"title": "shared", "csrfmiddlewaretoken": browser.form_token(first, "/")}

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from todos import forms
 from todos.models import Todo
 
 pytestmark = pytest.mark.django_db
@@ -56,8 +57,8 @@ def test_a_post_without_any_field_is_an_invalid_form_not_a_fresh_one(user_client
     assert not Todo.objects.exists()
 
 
-def test_the_upload_over_the_daily_cap_gets_429_and_keeps_nothing(settings, user_client, upload, media_root):
-    settings.UPLOADS_PER_USER_PER_DAY = 2
+def test_the_upload_over_the_daily_cap_gets_429_and_keeps_nothing(monkeypatch, user_client, upload, media_root):
+    monkeypatch.setattr(forms, "UPLOADS_PER_USER_PER_DAY", 2)
     for n in range(2):
         assert user_client.post("/", {"title": f"upload {n}", "attachment": upload()}).status_code == 302
     response = user_client.post("/", {"title": "one too many", "attachment": upload()})
@@ -71,8 +72,10 @@ def test_the_upload_over_the_daily_cap_gets_429_and_keeps_nothing(settings, user
     assert user_client.post("/", {"title": "no file"}).status_code == 302
 
 
-def test_the_cap_counts_each_users_uploads_of_the_last_24_hours_only(settings, client, user, django_user_model, upload):
-    settings.UPLOADS_PER_USER_PER_DAY = 1
+def test_the_cap_counts_each_users_uploads_of_the_last_24_hours_only(
+    monkeypatch, client, user, django_user_model, upload
+):
+    monkeypatch.setattr(forms, "UPLOADS_PER_USER_PER_DAY", 1)
     old = Todo.objects.create(title="yesterday's", owner=user, attachment=upload())
     Todo.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=1, minutes=1))
     other = django_user_model.objects.create_user("bob", password="a-long-password-2")

@@ -1,0 +1,30 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpResponseForbidden
+from django.shortcuts import redirect, render
+
+from .models import Entry
+
+
+class EntryForm(forms.ModelForm):
+    class Meta:
+        model = Entry
+        fields = ["title", "attachment"]
+
+
+def entries(request):
+    """The entries, with the add form for a logged-in user (302 when stored, 400 when invalid)
+    and the login form for a visitor, whose POST is refused."""
+    form, status = EntryForm(), 200
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return HttpResponseForbidden("Log in to write.\n", content_type="text/plain")
+        named = request.FILES.get("attachment")
+        entry = Entry(owner=request.user, attachment_name=named.name if named else "")
+        form = EntryForm(request.POST, request.FILES, instance=entry)
+        if form.is_valid():
+            form.save()
+            return redirect("entries")
+        status = 400
+    context = {"entries": Entry.objects.all(), "form": form, "login_form": AuthenticationForm()}
+    return render(request, "journal/entries.html", context, status=status)

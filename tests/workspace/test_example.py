@@ -1,0 +1,72 @@
+"""`inv remove-example`: the project without the example names no todo, and Django's checks pass."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from invoke import Exit
+
+from workspace.compose import ROOT
+from workspace.example import remove_example
+
+IGNORED = shutil.ignore_patterns("__pycache__", "var", "media", "staticfiles", ".env")
+
+
+@pytest.fixture
+def project(tmp_path):
+    """The project's services/ and compose/ folders, as a clone has them."""
+    for folder in ("services", "compose"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=IGNORED)
+    return tmp_path
+
+
+def mentions_of_todo(root) -> list[str]:
+    """What `grep -ril todo services/ compose/` lists, file names too."""
+    paths = [path for folder in ("services", "compose") for path in (root / folder).rglob("*") if path.is_file()]
+    return [str(p.relative_to(root)) for p in paths if "todo" in p.name.lower() or b"todo" in p.read_bytes().lower()]
+
+
+def test_without_the_example_no_file_of_services_or_compose_names_a_todo_and_django_checks_pass(project):
+    assert mentions_of_todo(project), "the example is there to remove"
+    changes = remove_example(project)
+    assert changes[0] == "deleted services/app/todos/"
+    assert mentions_of_todo(project) == []
+    env = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check", "--fail-level", "WARNING"],
+        cwd=project / "services" / "app",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    # No migration is missing: the project's models are the platform's alone.
+    made = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=project / "services" / "app",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+
+
+def test_a_second_removal_says_there_is_none_and_a_changed_file_stops_it_before_any_change(project):
+    settings = project / "services" / "app" / "config" / "settings.py"
+    settings.write_text(settings.read_text().replace('    "todos",\n', '    "todos",  # mine\n'))
+    before = {path: path.read_bytes() for path in project.rglob("*") if path.is_file()}
+    with pytest.raises(Exit) as refused:
+        remove_example(project)
+    assert str(refused.value.message).startswith("services/app/config/settings.py has changed: remove the example")
+    assert {path: path.read_bytes() for path in project.rglob("*") if path.is_file()} == before
+    settings.write_text(settings.read_text().replace('    "todos",  # mine\n', '    "todos",\n'))
+    remove_example(project)
+    with pytest.raises(Exit) as again:
+        remove_example(project)
+    assert again.value.message == "There is no example to remove: services/app/todos/ does not exist."
