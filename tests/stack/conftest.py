@@ -26,7 +26,15 @@ for name in SHELL_SETTINGS:
 
 
 # The groups that take longest, the longest first: minutes each in a parallel run.
-LONGEST = ("fleet", "test_backups", "test_releases", "test_object_storage", "test_deploy", "test_faults")
+LONGEST = (
+    "fleet",
+    "test_backups",
+    "test_releases",
+    "test_object_storage",
+    "test_deploy",
+    "test_upgrade",
+    "test_faults",
+)
 
 
 def group(item) -> str:
