@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import time
+import uuid
 
 import requests
 
@@ -131,35 +132,44 @@ def add_entry(stack: Stack, title: str, files=None, session: requests.Session | 
 
 
 # Run in the app container: stores CONTENT (hex) under the exact key KEY with the site's storage (the
-# volume or the bucket), named by an entry of the test app unless ORPHAN; prints the file's link.
+# volume or the bucket), named by an entry of the test app (OWNER's, if given) unless ORPHAN;
+# prints the file's link.
 STORE = (
     "import os; from django.core.files.base import ContentFile; from journal.models import Entry; "
+    "from django.contrib.auth.models import User; "
     "from django.core.files.storage import default_storage as s; "
     "key = s.save(os.environ['KEY'], ContentFile(bytes.fromhex(os.environ['CONTENT']))); "
-    "os.environ['ORPHAN'] or Entry.objects.create(title=key, attachment=key); print(s.url(key))"
+    "owner = User.objects.filter(username=os.environ['OWNER']).first(); "
+    "os.environ['ORPHAN'] or Entry.objects.create(title=key, attachment=key, owner=owner); print(s.url(key))"
 )
 
 
-def store(stack: Stack, key: str, content: bytes, *, orphan=False) -> str:
-    env = {"KEY": key, "CONTENT": content.hex(), "ORPHAN": "1" if orphan else ""}
+def store(stack: Stack, key: str, content: bytes, *, orphan=False, owner="") -> str:
+    env = {"KEY": key, "CONTENT": content.hex(), "ORPHAN": "1" if orphan else "", "OWNER": owner}
     return stack.manage("shell", "-c", STORE, env=env).split()[-1]
 
 
 def check_private_file(stack: Stack, content: bytes) -> None:
-    """A private upload (ops/uploads.py): a visitor is sent to log in, a user gets the bytes,
-    which no shared cache may keep; the same name, with no row naming it, is a 404 even to a user."""
-    link = store(stack, "private/files/0123abcd.png", content)
+    """A private upload (ops/uploads.py): a visitor is sent to log in, the entry's owner gets the
+    bytes, which no shared cache may keep, and another user none (the entry's may_download); the
+    same name, with no row naming it, is a 404 even to the owner."""
+    owner = logged_in(stack)
+    link = store(stack, "private/files/0123abcd.png", content, owner="admin")
     visitor = stack.get(link, allow_redirects=False)
     assert visitor.status_code == 302, visitor.text[:500]
     assert visitor.headers["Location"].startswith("/login/?next=/media/private/")
     assert content not in visitor.content
-    served = logged_in(stack).get(stack.url + link, timeout=30)
+    served = owner.get(stack.url + link, timeout=30)
     assert served.status_code == 200, served.text[:500]
     assert served.content == content
     assert served.headers["Cache-Control"] == "private, no-store"
     assert served.headers["Content-Security-Policy"].endswith("sandbox")
+    # Another user, staff too: the entry's may_download says no.
+    other = admin_session(stack, username=f"other{uuid.uuid4().hex[:6]}").get(stack.url + link, timeout=30)
+    assert other.status_code == 403, other.text[:500]
+    assert content not in other.content
     unnamed = store(stack, "private/files/4567cdef.png", content, orphan=True)
-    assert logged_in(stack).get(stack.url + unnamed, timeout=30).status_code == 404
+    assert owner.get(stack.url + unnamed, timeout=30).status_code == 404
 
 
 # The reference site's API token (tests/site/journal/visitors.py).

@@ -127,7 +127,7 @@ def test_only_a_file_a_row_names_is_served_from_the_bucket(stack, key):
         in_app(stack, f"from django.core.files.storage import default_storage as s; s.delete({key!r})")
 
 
-def test_a_private_file_in_the_bucket_is_refused_to_a_visitor_and_served_to_a_user(stack):
+def test_a_private_file_in_the_bucket_is_refused_to_a_visitor_and_another_user_and_served_to_its_owner(stack):
     check_private_file(stack, SMALL_PNG)
 
 

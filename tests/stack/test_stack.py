@@ -82,7 +82,7 @@ def test_images_pdfs_and_text_open_in_the_browser_sandboxed(stack, name, content
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
-def test_a_private_file_on_the_volume_is_refused_to_a_visitor_and_served_to_a_user(stack):
+def test_a_private_file_on_the_volume_is_refused_to_a_visitor_and_another_user_and_served_to_its_owner(stack):
     check_private_file(stack, ATTACHMENT)
 
 

@@ -23,3 +23,7 @@ class Entry(models.Model):
 
     def __str__(self):
         return self.title
+
+    def may_download(self, user) -> bool:
+        """Who gets a private file of the entry (ops/uploads.py): its owner alone."""
+        return user == self.owner
