@@ -74,7 +74,6 @@ def psql(c):
 @task
 def remove_example(c):
     """Remove the example app (services/app/todos): its folder, its line in LOCAL_APPS, its route."""
-    require_writable_checkout()
     for change in example.remove_example():
         say(change)
     say("A database that had the example keeps its table, todos_todo (docs/developing.md).")

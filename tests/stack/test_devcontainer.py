@@ -184,7 +184,8 @@ def test_inv_test_passes_inside_against_the_db_service(devcontainer):
     result = devcontainer.exec("inv", "test")
     assert result.returncode == 0, result.stdout[-6000:]
     assert "database: PostgreSQL at db:5432, from DATABASE_URL" in result.stdout
-    assert " passed" in result.stdout
+    # The example's tests; a project without it has none yet.
+    assert " passed" in result.stdout or "No tests yet" in result.stdout
     assert " failed" not in result.stdout
 
 

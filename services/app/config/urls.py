@@ -15,7 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The example (docs/developing.md says how to remove it).
     path("", include("todos.urls")),
-    # The home page, until an app of yours takes "/" (the example does while it is there).
+    # The home page: "/" where no app above takes it.
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
 
