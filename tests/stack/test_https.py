@@ -140,18 +140,21 @@ def test_https_pages_send_hsts_for_a_year_without_subdomains_or_preload_and_secu
 
 
 class FrontAdapter(HTTPAdapter):
-    """Connects to the front's loopback port as to DOMAIN: its name for TLS and the certificate."""
+    """Connects to the front's loopback port as to DOMAIN, trusting Pebble's root alone, as
+    Site.get does."""
+
+    def __init__(self, root: str):
+        self.context = ssl.create_default_context(cadata=root)
+        super().__init__()
 
     def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, server_hostname=DOMAIN, assert_hostname=DOMAIN, **kwargs)
+        kwargs.update(server_hostname=DOMAIN, assert_hostname=DOMAIN, ssl_context=self.context)
+        super().init_poolmanager(*args, **kwargs)
 
 
-def test_a_sites_own_forms_webhook_token_api_and_password_reset_reach_django_over_https(site, tmp_path):
-    root = tmp_path / "root.pem"
-    root.write_text(site.root)
+def test_a_sites_own_forms_webhook_token_api_and_password_reset_reach_django_over_https(site):
     session = requests.Session()
-    session.mount("https://", FrontAdapter())
-    session.verify = str(root)
+    session.mount("https://", FrontAdapter(site.root))
     session.headers["Host"] = DOMAIN
     check_visitor_views(session, f"https://127.0.0.1:{site.https_port}/", origin=f"https://{DOMAIN}/")
 
