@@ -9,18 +9,18 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from invoke import Exit
+
 from workspace.compose import ROOT
 from workspace.example import EXAMPLE, remove_example
 
 APP = "journal"
 SOURCE = ROOT / "tests" / "site" / APP
-# Left out of a copy when the project is not a git checkout (else: what git ignores).
-NOT_COPIED = (".git", ".venv", "node_modules", "__pycache__", ".env", "backups", "var", "media", "staticfiles")
 
 
 def make_reference_site(target: Path) -> Path:
-    """The reference site in TARGET, an empty or new folder: the project's files, tracked and new
-    (nothing git ignores), the example removed if it is there, the app added: its folder in
+    """The reference site in TARGET, an empty or new folder: the project's files as a fresh clone
+    has them, the example removed if it is there, the app added: its folder in
     services/app, its line in LOCAL_APPS, its route at "/"."""
     copy_project(target)
     app = target / "services" / "app"
@@ -37,8 +37,8 @@ def make_reference_site(target: Path) -> Path:
 
 
 def copy_project(target: Path) -> None:
-    """The project's files into TARGET: what a fresh clone has (tracked and new files, nothing
-    ignored), or, outside a git checkout, all but NOT_COPIED."""
+    """The project's files into TARGET, as a fresh clone has them: tracked and new, nothing git
+    ignores (no .env, no data)."""
     try:
         listed = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -47,9 +47,11 @@ def copy_project(target: Path) -> None:
             text=True,
             check=True,
         ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        shutil.copytree(ROOT, target, symlinks=True, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
-        return
+    except (OSError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", "") or str(error)
+        raise Exit(
+            f"git could not list the project's files ({detail.strip()[:200]}): run this in a git checkout.", 1
+        ) from None
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
         if source.is_symlink():

@@ -10,6 +10,7 @@ from invoke import Exit
 
 from workspace.compose import ROOT
 from workspace.example import remove_example
+from workspace.reference_site import make_reference_site
 
 IGNORED = shutil.ignore_patterns("__pycache__", "var", "media", "staticfiles", ".env")
 
@@ -77,3 +78,27 @@ def test_a_second_removal_says_there_is_none_and_a_changed_file_stops_it_before_
     with pytest.raises(Exit) as again:
         remove_example(project)
     assert again.value.message == "There is no example to remove: services/app/todos/ does not exist."
+
+
+def test_the_reference_site_is_the_project_as_cloned_without_the_example_with_its_app_at_the_root(tmp_path):
+    site = make_reference_site(tmp_path / "site")
+    app = site / "services" / "app"
+    assert not (app / "todos").exists()
+    assert (app / "journal" / "models.py").is_file()
+    assert not (site / ".env").exists(), "nothing git ignores"
+    routes = (
+        "from django.urls import resolve; "
+        "print(*(resolve(path).url_name for path in ('/', '/contact/', '/webhook/', '/healthz')))"
+    )
+    env = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    answer = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", routes],
+        cwd=app,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.split() == ["entries", "contact", "webhook", "healthz"]
