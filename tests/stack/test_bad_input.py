@@ -53,7 +53,7 @@ def test_an_anonymous_post_reaches_django_which_decides(stack):
     assert "no token" not in stored_titles(stack)
 
 
-def test_an_anonymous_post_to_the_example_gets_its_views_403_and_stores_nothing(stack):
+def test_an_anonymous_post_to_a_form_for_users_gets_its_views_403_and_stores_nothing(stack):
     files_before = media_files(stack)
     session = requests.Session()
     response = session.post(
