@@ -23,6 +23,20 @@ def project(tmp_path):
     return tmp_path
 
 
+def manage(root, *args: str) -> subprocess.CompletedProcess:
+    """manage.py ARGS in the project at ROOT, with its own settings, DEBUG on (no secrets needed)."""
+    env = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=root / "services" / "app",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def mentions_of_todo(root) -> list[str]:
     """What `grep -ril todo services/ compose/` lists, file names too."""
     paths = [path for folder in ("services", "compose") for path in (root / folder).rglob("*") if path.is_file()]
@@ -40,27 +54,10 @@ def test_without_the_example_no_file_of_services_or_compose_names_a_todo_and_dja
     changes = remove_example(project)
     assert changes[0] == "deleted services/app/todos/"
     assert mentions_of_todo(project) == []
-    env = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
-    checked = subprocess.run(
-        [sys.executable, "manage.py", "check", "--fail-level", "WARNING"],
-        cwd=project / "services" / "app",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    checked = manage(project, "check", "--fail-level", "WARNING")
     assert checked.returncode == 0, checked.stderr
     # No migration is missing: the project's models are the platform's alone.
-    made = subprocess.run(
-        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
-        cwd=project / "services" / "app",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    made = manage(project, "makemigrations", "--check", "--dry-run")
     assert made.returncode == 0, made.stdout + made.stderr
 
 
@@ -90,15 +87,6 @@ def test_the_reference_site_is_the_project_as_cloned_without_the_example_with_it
         "from django.urls import resolve; "
         "print(*(resolve(path).url_name for path in ('/', '/contact/', '/webhook/', '/healthz')))"
     )
-    env = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
-    answer = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", routes],
-        cwd=app,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    answer = manage(site, "shell", "--verbosity", "0", "-c", routes)
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.split() == ["entries", "contact", "webhook", "healthz"]
