@@ -98,13 +98,14 @@ def serving_table(results: dict, via: str) -> list[str]:
         if via == VIAS[0]
         else "in a container on the stack's network, to the proxies by name"
     )
+    warm_up = f"{mode['warmup']} s warm-up" if mode["warmup"] else "no warm-up"
     return [
         "",
         f"## Serving via {via}",
         "",
         (
             f"wrk {where}: {mode['connections']} connections, {mode['threads']} threads, "
-            f"{mode['duration']} s after {mode['warmup']} s warm-up, Accept-Encoding: gzip."
+            f"{mode['duration']} s after {warm_up}, Accept-Encoding: gzip."
         ),
         "",
         "| case | server | requests/s | p50 ms | p99 ms | errors |",
