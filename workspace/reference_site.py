@@ -32,7 +32,10 @@ def make_reference_site(target: Path) -> Path:
         ("urls.py", "urlpatterns = [\n", f'    path("", include("{APP}.urls")),\n'),
     ):
         path = app / "config" / name
-        path.write_text(path.read_text().replace(start, start + line, 1))
+        text = path.read_text()
+        if start not in text:
+            raise Exit(f"{path} has no line {start.strip()!r}: the reference site cannot add {APP} to it.", 1)
+        path.write_text(text.replace(start, start + line, 1))
     return target
 
 

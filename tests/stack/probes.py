@@ -11,6 +11,7 @@ import requests
 
 from tests.stack.support import Stack, admin_session
 from tests.support import first_group
+from workspace.compose import ROOT
 
 
 def inspect(stack: Stack, service: str) -> dict:
@@ -172,8 +173,8 @@ def check_private_file(stack: Stack, content: bytes) -> None:
     assert owner.get(stack.url + unnamed, timeout=30).status_code == 404
 
 
-# The reference site's API token (tests/site/journal/visitors.py).
-API_TOKEN = "reference-site-api-token"
+# The reference site's API token, read from the app that checks it.
+API_TOKEN = first_group(r'(?m)^API_TOKEN = "([^"]+)"', (ROOT / "tests/site/journal/visitors.py").read_text())
 
 
 def check_visitor_views(session: requests.Session, url: str, origin: str = "") -> None:
