@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tests.stack.fleet.support import (
+    STORE_IMAGE,
     RemoteStack,
     bucket_certificates,
     build_images,
@@ -30,7 +31,6 @@ from tests.stack.fleet.support import (
 from tests.stack.support import add_note_model, site_copy
 from tests.stack.traffic import Browser, Traffic, get
 from tests.support import first_group
-from workspace.compose import ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -56,15 +56,34 @@ def swarm(fleet):
 
 @pytest.fixture(scope="module")
 def stack(swarm, stack_tmp, bucket):
-    """Three app replicas, the database on the labelled node, the backups in the fleet's bucket."""
+    """Three app replicas, the database on the labelled node, the backups in the fleet's bucket,
+    the uploads in a bucket of the stack's own store (SWARM_BUCKET_OVERRIDE) on the manager."""
     manager = swarm[0]
-    stack = RemoteStack(stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true", **bucket)
+    load_images([manager], (STORE_IMAGE,))
+    media = {
+        "MEDIA_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "media",
+        "AWS_S3_ENDPOINT_URL": "http://media-store:8333",
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_ACCESS_KEY_ID": uuid.uuid4().hex,
+        "AWS_SECRET_ACCESS_KEY": uuid.uuid4().hex,
+    }
+    stack = RemoteStack(stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true", **bucket, **media)
     ca = str(bucket_certificates(swarm, stack_tmp) / "ca.pem")
     stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", BACKUP_S3_PATH=f"/{stack.project}", TEST_CA_FILE=ca)
     stack.write_env()
     in_the_bucket(stack, SWARM_BUCKET_OVERRIDE)
     deployed = stack.inv("deploy", "--swarm")
     assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
+    make_bucket = "from django.core.files.storage import default_storage as s; s.bucket.create()"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", make_bucket)
+            break
+        except AssertionError:
+            assert time.monotonic() < deadline, "the uploads' store did not answer within 60s"
+            time.sleep(1)
     return stack
 
 
@@ -415,12 +434,6 @@ def test_with_a_domain_the_swarm_serves_https_from_one_front_and_publishes_no_pr
     assert [node for node, _ in tasks(stack, "front")] == ["node0"]
 
 
-# Uploads in a bucket: SeaweedFS as a service of the swarm stack (the same override as one host's test).
-SEAWEEDFS_FILE = "compose/compose.seaweedfs.yaml"
-# Its proxies' port on the nodes: the first stack's proxies hold PROXY_PORT.
-S3_PROXY_PORT = 8001
-
-
 def in_an_app_container(stack, swarm, *command: str) -> str:
     """A command in one of the stack's app containers, on a node that runs one; its output."""
     label = f"label=com.docker.swarm.service.name={stack.project}_app"
@@ -428,50 +441,10 @@ def in_an_app_container(stack, swarm, *command: str) -> str:
     return host.docker("exec", host.docker("ps", "-q", "--filter", label).split()[0], *command)
 
 
-@pytest.fixture
-def s3_stack(swarm, stack_tmp):
-    """A stack with its uploads in the bucket `media` of SeaweedFS, on the manager; removed after."""
-    manager = swarm[0]
-    load_images([manager], re.findall(r"image:\s*(\S+)", (ROOT / SEAWEEDFS_FILE).read_text()))
-    stack = RemoteStack(
-        stack_tmp,
-        manager,
-        APP_REPLICAS="1",
-        MEDIA_STORAGE="s3",
-        AWS_STORAGE_BUCKET_NAME="media",
-        AWS_S3_ENDPOINT_URL="http://seaweedfs:8333",
-        AWS_S3_REGION_NAME="us-east-1",
-        AWS_ACCESS_KEY_ID=uuid.uuid4().hex,
-        AWS_SECRET_ACCESS_KEY=uuid.uuid4().hex,
-    )
-    stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", PROXY_PORT=str(S3_PROXY_PORT))
-    stack.write_env()
-    started = time.monotonic()
-    try:
-        deployed = stack.inv("deploy", "--swarm", "--override", SEAWEEDFS_FILE)
-        assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
-        make_bucket = "from django.core.files.storage import default_storage as s; s.bucket.create()"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", make_bucket)
-                break
-            except AssertionError:
-                assert time.monotonic() < deadline, "the store did not answer within 60s"
-                time.sleep(1)
-        print(f"swarm with a bucket: deployed and the bucket made in {time.monotonic() - started:.0f}s")
-        yield stack
-    finally:
-        manager.docker("stack", "rm", stack.project, check=False)
-
-
-def test_with_uploads_in_a_bucket_a_file_uploaded_through_one_node_is_served_by_another(s3_stack, swarm):
-    stack = s3_stack
+def test_with_uploads_in_a_bucket_a_file_uploaded_through_one_node_is_served_by_another(stack, swarm):
     content = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 20_000
-    # Two nodes' proxies (the third node may have been killed above), reached over ssh.
-    with swarm[0].tunnel(S3_PROXY_PORT) as port, swarm[1].tunnel(S3_PROXY_PORT) as other_port:
-        first, second = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{other_port}"
-        served = upload_then_read(first, second, stack, swarm, content)
+    # Two nodes' proxies (the third node was killed above).
+    served = upload_then_read(swarm[0].url, swarm[1].url, stack, swarm, content)
     for url, answer in served.items():
         assert answer.status_code == 200, url
         assert answer.content == content
