@@ -27,6 +27,10 @@ ARCHIVER = (
 )
 HINT = "Is the deployment up? `inv deploy`; `docker compose logs backup` (with its -p and -f) shows what it did."
 DRILL_PORT = 5433
+# A backup someone waits for starts at once, with an immediate checkpoint (pgBackRest's
+# start-fast; the scheduled one spreads its checkpoint's writes): `inv backup` of a small site
+# took 8 s instead of 26.
+START_FAST = "PGBACKREST_START_FAST=y"
 MINUTE, HOUR = 60, 3600
 
 
@@ -129,7 +133,7 @@ def listing(c, deployment: Deployment) -> None:
 
 
 def base_backup(c, deployment: Deployment) -> None:
-    deployment.compose(c, "exec -T backup backup-run full", hint=HINT)
+    deployment.compose(c, f"exec -T -e {START_FAST} backup backup-run full", hint=HINT)
 
 
 def archived_now(c, deployment: Deployment) -> None:

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from invoke import Exit
 
-from workspace.backups import ARCHIVER, HALF_RESTORED, describe, parse_archiver, restore_command, restore_target, stamp
+from workspace.backups import (
+    ARCHIVER,
+    HALF_RESTORED,
+    START_FAST,
+    describe,
+    parse_archiver,
+    restore_command,
+    restore_target,
+    stamp,
+)
 from workspace.deployment import APP_ROLE, Deployment
 from workspace.dumps import LOAD
 from workspace.shell import run, say
@@ -72,7 +81,7 @@ def listing(c, deployment: Deployment) -> None:
 
 
 def base_backup(c, deployment: Deployment) -> None:
-    print(backup_job(c, deployment, "backup-run full"), end="")
+    print(backup_job(c, deployment, f"{START_FAST} backup-run full", what="backup-run"), end="")
 
 
 def app_replicas(c, deployment: Deployment) -> int:
