@@ -61,8 +61,8 @@ def verify(c):
     inv verify -- -k deploy; one test at a time: inv verify -- -n 0."""
     require_engine()
     with c.cd(ROOT):
-        # Three test modules at a time (pytest-xdist): most of the time goes to waiting on
-        # containers, even on two cores. The longest groups first (tests/stack/conftest.py), so
-        # the workers end together. The slowest tests listed at the end: the suite's time is a budget.
-        parallel = "--numprocesses 3 --dist loadgroup --no-loadscope-reorder"
+        # Two test modules at a time (pytest-xdist): most of the time goes to waiting on
+        # containers. The longest groups first (tests/stack/conftest.py), so both workers end
+        # together. The slowest tests listed at the end: the suite's time is a budget.
+        parallel = "--numprocesses 2 --dist loadgroup --no-loadscope-reorder"
         run(c, f"{PYTHON} -m pytest {parallel} --durations=15 {typed_words('tests/stack')}")

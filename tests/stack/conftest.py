@@ -27,8 +27,7 @@ for name in SHELL_SETTINGS:
 
 # The groups that take longest, the longest first: minutes each in a parallel run.
 LONGEST = (
-    "test_swarm",
-    "test_remote_deploy",
+    "fleet",
     "test_backups",
     "test_releases",
     "test_object_storage",
@@ -36,6 +35,11 @@ LONGEST = (
     "test_upgrade",
     "test_faults",
 )
+
+
+def group(item) -> str:
+    """The item's group: its module's, or the fleet's for the fleet's modules."""
+    return "fleet" if item.path.parent.name == "fleet" else item.path.stem
 
 
 # First: pytest-xdist reads the groups in its own hook of the same name.
@@ -47,12 +51,13 @@ def pytest_collection_modifyitems(config, items):
             if item.get_closest_marker("stack"):
                 item.add_marker(skip)
     # In a parallel run (inv verify: pytest-xdist, --dist loadgroup), a test module runs whole on
-    # one worker, its stack (or its fleet) set up once.
+    # one worker, its stack set up once; the fleet's modules all on one, which sets the fleet up
+    # once for them.
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(item.path.stem))
+        item.add_marker(pytest.mark.xdist_group(group(item)))
     # The longest groups first (inv verify hands them out in this order): the last ones to start
-    # are short, and the workers end together.
-    items.sort(key=lambda item: LONGEST.index(item.path.stem) if item.path.stem in LONGEST else len(LONGEST))
+    # are short, and the two workers end together.
+    items.sort(key=lambda item: LONGEST.index(group(item)) if group(item) in LONGEST else len(LONGEST))
     # The check that the suite left this machine's engine as it was (test_host_engine.py) runs
     # after everything else, and its bystander stack is up from the first test on (of each
     # worker): only when that check is among the tests selected.

@@ -25,11 +25,12 @@ HOST_IMAGE = "django-compose-workspace-fleet-host"
 FLEET_SIZE = 3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fleet(tmp_path_factory):
-    """FLEET_SIZE hosts, their engines answering over ssh; host 0 runs the registry. A fleet of
-    its own for each of the fleet's modules, which run side by side in a parallel run: the deploy
-    over ssh (host 0, then host 2 as a new host), and the swarm of all three."""
+    """FLEET_SIZE hosts, their engines answering over ssh; host 0 runs the registry. One fleet for
+    the fleet's modules, in the order collected: the deploy over ssh (host 0, then host 2 as a
+    new host), then the swarm of all three, whose manager, host 0, builds from the same build
+    cache. Each module removes its own stacks."""
     if not shutil.which("ssh") or not shutil.which("ssh-keygen"):
         pytest.skip("the fleet tests need the OpenSSH client (ssh, ssh-keygen)")
     execute("docker", "build", "-q", "-t", HOST_IMAGE, "-f", str(FLEET / "host.Dockerfile"), str(FLEET), timeout=900)
@@ -71,7 +72,7 @@ def fleet(tmp_path_factory):
             execute("docker", "network", "rm", name, check=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def bucket(fleet, stack_tmp):
     """The bucket `backups` for the sites' backups, off the hosts they run on: SeaweedFS over TLS
     (pgBackRest speaks no plain http) in a plain container of fleet host 1, reached from the
