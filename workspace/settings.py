@@ -124,6 +124,7 @@ TABLE = (
     Setting("AXES_COOLOFF_TIME", "Hours until a locked account opens again (default 1)."),
     Setting("FORWARDED_ALLOW_IPS", "A front of your own: the addresses whose X-Forwarded-* the proxy believes."),
     Setting("LOG_LEVEL", "Django's log level (default INFO)."),
+    Setting("LOG_FORMAT", "Log lines: plain (default) or json.", check=one_of("plain", "json")),
     Setting("TIME_ZONE", "The site's time zone (default UTC)."),
     Setting("CONN_MAX_AGE", "Seconds a database connection is reused.", check=whole_number),
     Setting("DOMAIN", "The site's name: a TLS front gets its certificate by ACME.", check=host_name),

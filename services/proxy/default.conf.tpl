@@ -79,6 +79,22 @@ map "$trusted_front:$http_x_forwarded_proto" $forwarded_proto {
     default                 $scheme;
 }
 
+# One id per request, the same in this proxy's log line, the app's lines and the answer
+# (X-Request-ID): a trusted front's own (its X-Request-ID, when it looks like one), else nginx's.
+# A client's X-Request-ID is believed from the fronts above only.
+map "$trusted_front:$http_x_request_id" $site_request_id {
+    "~^1:(?<id>[A-Za-z0-9._-]{8,128})$" $id;
+    default                            $request_id;
+}
+# The access log's lines (LOG_FORMAT): nginx's usual line with the request id and the seconds it
+# took, or one JSON object a line with the same fields as the app's (docs/operating.md).
+log_format plain '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                 '"$http_referer" "$http_user_agent" request_id=$site_request_id duration=$request_time';
+log_format json escape=json '{"time":"$time_iso8601","level":"INFO","logger":"proxy",'
+                '"request_id":"$site_request_id","method":"$request_method","path":"$uri",'
+                '"status":$status,"duration":$request_time,"bytes":$body_bytes_sent,'
+                '"client":"$remote_addr","user_agent":"$http_user_agent"}';
+
 # Tries at logging in, per client: 20 at once, then one every 6 s, so never more than 30 in a
 # minute (a POST to the login forms; reading them is not a try). django-axes locks an account
 # after its own count of failures, whoever tries.
@@ -129,7 +145,7 @@ server {
     # The image's access log (stdout), written in batches: a write, and Docker's log
     # driver's work, per 64 KB or second instead of per request. Lines show up to a
     # second late; nginx flushes them when it stops.
-    access_log /var/log/nginx/access.log main buffer=64k flush=1s;
+    access_log /var/log/nginx/access.log ${LOG_FORMAT} buffer=64k flush=1s;
 
     client_max_body_size ${CLIENT_MAX_BODY_SIZE};
     # A body waits here until it is whole (larger than a 16k buffer): a volume of its own

@@ -80,6 +80,17 @@ def logs(stack: Stack, service: str) -> list[str]:
     return [line for line in output.splitlines() if line.strip()]
 
 
+def lines_naming(stack: Stack, request_id: str, services=("proxy", "app"), timeout=15) -> dict[str, list[str]]:
+    """Each service's log lines that name the request id, once every service has one (the proxy
+    writes its lines up to a second late)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {service: [line for line in logs(stack, service) if request_id in line] for service in services}
+        if all(found.values()) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
 def stored_titles(stack: Stack) -> set[str]:
     """The titles of the test app's entries in the database, read with psql in the db container."""
     query = "SELECT title FROM journal_entry"

@@ -6,10 +6,12 @@ import shutil
 import subprocess
 import textwrap
 import time
+import uuid
 
 import pytest
 import requests
 
+from tests.stack.probes import lines_naming
 from tests.stack.support import BEHIND_TLS, Stack, remove_images
 from tests.support import first_group
 from workspace.compose import DEPLOY_FILES
@@ -29,6 +31,8 @@ def deploy_stack(tmp) -> Stack:
 @pytest.fixture(scope="module")
 def deployed(built_images, stack_tmp):
     stack = deploy_stack(stack_tmp)
+    stack.env["LOG_FORMAT"] = "json"
+    stack.write_env()
     try:
         result = stack.inv("deploy")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -55,6 +59,24 @@ def test_behind_the_tls_front_django_sends_hsts_and_secure_cookies(deployed):
     page = get(deployed, "/admin/login/")
     assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert "Secure" in page.headers["Set-Cookie"]
+
+
+def test_json_log_lines_carry_the_fronts_request_id_from_the_proxy_to_the_app(deployed):
+    """LOG_FORMAT=json: the proxy's and the app's lines of a request are JSON objects with its
+    fields, under the id the front sent (the test is a trusted front: FORWARDED_ALLOW_IPS)."""
+    request_id = str(uuid.uuid4())
+    path = f"/no-such-page-{request_id[:8]}/"
+    answer = get(deployed, path, headers={"X-Request-ID": request_id})
+    assert answer.status_code == 404
+    assert answer.headers["X-Request-ID"] == request_id
+    lines = lines_naming(deployed, request_id)
+    proxy = [json.loads(line) for line in lines["proxy"]]
+    assert [(line["method"], line["path"], line["status"]) for line in proxy] == [("GET", path, 404)], lines
+    assert proxy[0]["request_id"] == request_id
+    assert proxy[0]["duration"] >= 0
+    app = [json.loads(line) for line in lines["app"]]
+    assert any(line["message"] == f"Not Found: {path}" and line["path"] == path for line in app), lines
+    assert {line["request_id"] for line in app} == {request_id}
 
 
 def test_plain_http_is_redirected_to_https(deployed):

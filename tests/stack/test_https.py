@@ -6,16 +6,26 @@ reaches the front on its loopback-published ports, with the domain's name for TL
 import http.client
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import subprocess
 import time
+import uuid
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.stack.probes import CONNECTS_TO_UWSGI, app_addresses, check_visitor_views, from_inside, inspect, logs
+from tests.stack.probes import (
+    CONNECTS_TO_UWSGI,
+    app_addresses,
+    check_visitor_views,
+    from_inside,
+    inspect,
+    lines_naming,
+    logs,
+)
 from tests.stack.support import Stack, remove_images
 from tests.support import free_port
 from workspace.compose import DEPLOY_FILES
@@ -120,6 +130,17 @@ def test_the_site_answers_with_a_certificate_for_the_domain_from_the_acme_ca(sit
     assert response.status == 200, body[:500]
     names = [value for kind, value in certificate["subjectAltName"] if kind == "DNS"]
     assert names == [DOMAIN]
+
+
+def test_the_fronts_request_id_replaces_a_clients_and_reaches_the_proxy_and_the_app(site):
+    path = f"/no-such-page-{uuid.uuid4().hex[:8]}/"
+    response, _, _ = site.get(path, headers={"X-Request-ID": "chosen-by-the-client"})
+    assert response.status == 404
+    request_id = response.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", request_id), request_id
+    lines = lines_naming(site.stack, request_id)
+    assert any(path in line for line in lines["proxy"]), lines
+    assert any(f"Not Found: {path}" in line for line in lines["app"]), lines
 
 
 def test_plain_http_is_redirected_to_https(site):

@@ -1,10 +1,11 @@
 """The production-like base stack, checked through the proxy only, as a user would see it."""
 
 import re
+import uuid
 
 import pytest
 
-from tests.stack.probes import add_entry, attachment_url, check_private_file, logged_in
+from tests.stack.probes import add_entry, attachment_url, check_private_file, lines_naming, logged_in
 from tests.stack.support import csrf_post
 from tests.support import first_group
 
@@ -33,6 +34,20 @@ def entry_with_attachment(stack, admin):
     change = first_group(r'href="(/admin/journal/entry/\d+/change/)"', changelist)
     page = admin.get(stack.url + change, timeout=30).text
     return first_group(r'href="(/media/attachments/[0-9a-f]{32}\.bin)"', page)
+
+
+def test_one_request_id_is_in_the_answer_the_proxys_line_and_the_apps_line(stack):
+    """The proxy's id for a request (X-Request-ID), in its access log line and in the app's line of
+    that request. A client's own X-Request-ID is not believed: it is no front the proxy trusts."""
+    path = f"/no-such-page-{uuid.uuid4().hex[:8]}/"
+    answer = stack.get(path, headers={"X-Request-ID": "chosen-by-the-client"})
+    assert answer.status_code == 404
+    request_id = answer.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
+    lines = lines_naming(stack, request_id)
+    assert any(f'"GET {path} HTTP/1.1" 404' in line for line in lines["proxy"]), lines
+    assert any(f"Not Found: {path}" in line for line in lines["app"]), lines
+    assert not lines_naming(stack, "chosen-by-the-client", timeout=0)["app"]
 
 
 def test_healthz_is_ok_through_the_proxy(stack):

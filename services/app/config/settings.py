@@ -63,6 +63,7 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 # Behind a TLS-terminating front: secure cookies, HTTPS redirect and HSTS.
 HTTPS = env.bool("HTTPS", default=False)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
@@ -120,6 +121,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request names its user once it is known.
+    "ops.logs.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -289,11 +292,29 @@ SILENCED_SYSTEM_CHECKS = [
     *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
 ]
 
+# Each line of a request names its id (ops.logs), as the proxy's line does: plain text, or one
+# JSON object a line for a log collector (LOG_FORMAT=json), with the request's fields as keys.
+LOG_FORMATTERS = {
+    "plain": {
+        "()": "logging.Formatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s request_id=%(request_id)s",
+        "defaults": {"request_id": "-"},
+    },
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    },
+}
+if LOG_FORMAT not in LOG_FORMATTERS:
+    fail(f"LOG_FORMAT={LOG_FORMAT} is neither plain (the default) nor json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"line": LOG_FORMATTERS[LOG_FORMAT]},
+    "filters": {"request": {"()": "ops.logs.RequestContext"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Replaces Django's own console handler, which would print each line twice with DEBUG on.
