@@ -8,6 +8,7 @@ from invoke import Exit, task
 from workspace import backups as continuous
 from workspace import dumps, swarm_backups, swarm_releases
 from workspace import releases as release
+from workspace import status as site_status
 from workspace.deployment import DEPLOY_ENV, Deployment
 from workspace.shell import confirm
 
@@ -49,6 +50,17 @@ def releases(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
         release.show(swarm_releases.records(c, deployment), swarm_releases.serving(c, deployment))
     else:
         release.listing(c, deployment)
+
+
+@task(help=DEPLOY_HELP)
+def status(c, host="", env_file=str(DEPLOY_ENV), override=""):
+    """Show a deployment's state on one screen; exit 1 when something needs attention.
+
+    Each service's containers and health, the serving release, the backups' freshness and the
+    volumes' disk use; then what needs attention, if anything does (for a cron job or a monitor)."""
+    deployment = deployment_of(env_file, host, override)
+    deployment.announce()
+    site_status.status(c, deployment)
 
 
 @task(

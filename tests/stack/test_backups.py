@@ -265,8 +265,13 @@ def test_the_bucket_holds_nothing_readable_without_the_key(site):
 
 
 def test_a_stalled_archiver_is_reported_stale_while_the_app_stays_healthy(site, world):
+    """/status/backups and `inv status` say so; the app stays healthy."""
     store, _ = world
     assert get(site.stack.url + "/status/backups").json() == {"status": "ok"}
+    well = site.inv("status")
+    assert well.returncode == 0, well.stdout[-3000:] + well.stderr[-3000:]
+    for line in ("Release: ", "Backups: ok (last base backup", "Volumes: ", "db-data ", "All well."):
+        assert line in well.stdout, well.stdout
     store.compose("stop", "seaweedfs")
     try:
         site.write("while the bucket is away")
@@ -277,6 +282,10 @@ def test_a_stalled_archiver_is_reported_stale_while_the_app_stays_healthy(site, 
             time.sleep(2)
         print(f"reported stale {time.monotonic() - stopped:.0f} s after the archiver stalled")
         assert get(site.stack.url + "/status/backups").json() == {"status": "backup stale"}
+        stale = site.inv("status")
+        assert stale.returncode == 1, stale.stdout[-3000:]
+        assert "  - backups: a WAL segment has waited" in stale.stdout, stale.stdout
+        assert "need attention" in stale.stderr, stale.stderr
         assert get(site.stack.url + "/healthz").status_code == 200
         health = subprocess.run(
             ["docker", "inspect", "--format", "{{.State.Health.Status}}", site.stack.container("app")],

@@ -2,6 +2,7 @@
 on a database role of its own, refused without its secrets, backed up and restored."""
 
 import json
+import re
 import shutil
 import subprocess
 import textwrap
@@ -176,6 +177,17 @@ def test_what_the_superuser_made_becomes_the_apps_roles_at_the_databases_next_st
         assert time.monotonic() < deadline, "the table stayed the superuser's"
         time.sleep(1)
     assert deployed.wait_for("/healthz") < 60
+
+
+def test_inv_status_names_a_stopped_service_and_exits_1(deployed):
+    deployed.compose("stop", "backup")
+    try:
+        found = deployed.inv("status")
+    finally:
+        deployed.compose("start", "backup")
+    assert found.returncode == 1, found.stdout[-3000:] + found.stderr[-3000:]
+    assert re.search(r"^  - backup: \S+ is exited$", found.stdout, re.M), found.stdout
+    assert "need attention on this machine: see above." in found.stderr, found.stderr
 
 
 def test_backup_then_restore_into_an_emptied_stack_brings_entries_and_attachments_back(deployed):
