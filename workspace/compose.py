@@ -170,13 +170,20 @@ def running_services(c, project: Project | None = None) -> set[str]:
     return set(listed.stdout.split())
 
 
+def listed_containers(listing: str) -> list[dict]:
+    """`docker compose ps --format json`'s containers: one JSON object a line (older Compose
+    versions print one array)."""
+    listing = listing.strip()
+    if listing.startswith("["):
+        return json.loads(listing)
+    return [json.loads(line) for line in listing.splitlines() if line.strip()]
+
+
 def explain_failure(c, project: Project | None = None) -> None:
     """After a failed start, say which services failed and why (compose itself only says
     "unhealthy"): each one's state and its last log lines, where the app names the cause."""
-    listing = compose(c, "ps --all --format json", project, hide=True, pty=False).stdout.strip()
-    # One JSON object per line; older Compose versions print one array.
-    containers = json.loads(listing) if listing.startswith("[") else [json.loads(x) for x in listing.splitlines()]
-    for container in containers:
+    listing = compose(c, "ps --all --format json", project, hide=True, pty=False).stdout
+    for container in listed_containers(listing):
         service, state = container["Service"], container["State"]
         if state == "running" and container.get("Health") in ("", "healthy"):
             continue

@@ -8,6 +8,7 @@ import json
 from invoke import Exit
 
 from workspace.backups import age
+from workspace.compose import listed_containers
 from workspace.deployment import Deployment
 from workspace.shell import say
 
@@ -68,8 +69,7 @@ def status(c, deployment: Deployment) -> None:
     """The screen, then Exit(1) naming what needs attention, if anything does."""
     expected = quiet(c, deployment, "config --services").stdout.split()
     listed = quiet(c, deployment, "ps --all --format json").stdout
-    containers = [json.loads(line) for line in listed.splitlines() if line.strip().startswith("{")]
-    lines, problems = service_problems(expected, containers)
+    lines, problems = service_problems(expected, listed_containers(listed))
     say(f"{deployment.name} on {deployment.where}")
     print("\n".join(lines))
     release = deployment.serving(c)
