@@ -20,24 +20,13 @@ for volume in "$MEDIA_ROOT" "$STATIC_ROOT"; do
     fi
 done
 
-python manage.py wait_for_db
-# Off in deployments, where `inv deploy` migrates once rather than every replica at start.
+# Wait for the database, migrate, then (DEBUG off) collect the static files into the volume
+# nginx serves and compress the new ones: one Django start-up for all (ops/management/commands/
+# prepare.py). Deployments migrate once, in `inv deploy`, rather than every replica at start.
 if [ "${MIGRATE_ON_START:-true}" = true ]; then
-    python manage.py migrate --noinput
-fi
-# With DEBUG on (the development stack) Django serves /static/ from the apps'
-# folders as they are now, so an edit shows on the next request: nothing to collect.
-if [ "${DEBUG:-false}" != true ]; then
-    # Replicas starting together share the volume: one collects at a time (a lock on the
-    # folder itself), so none deletes or compresses a file another is writing.
-    # Compressed copies of the text files: nginx sends them as they are (gzip_static)
-    # instead of compressing the same file again for every request.
-    # shellcheck disable=SC2016 # the single quotes are meant: the inner shell expands them
-    flock "$STATIC_ROOT" sh -ec '
-        python manage.py collectstatic --noinput
-        find "$STATIC_ROOT" -type f \( -name "*.css" -o -name "*.js" -o -name "*.svg" -o -name "*.txt" \
-            -o -name "*.json" -o -name "*.map" \) -exec gzip -9 --keep --force {} +
-    '
+    python manage.py prepare
+else
+    python manage.py prepare --no-migrate
 fi
 
 # uWSGI reads every UWSGI_* variable as an option, and an empty one as an empty value (no
