@@ -47,6 +47,12 @@ def acme_directory(value: str, settings: Settings) -> str:
     return "" if value.startswith("https://") else f"ACME_CA={value} is not an https:// URL of an ACME directory"
 
 
+def dsn(value: str, settings: Settings) -> str:
+    if not re.fullmatch(r"https?://[^@/\s]+@[^/\s]+/\S*\d", value):
+        return "SENTRY_DSN is not a DSN: it looks like https://KEY@HOST/PROJECT (the project's settings show it)"
+    return ""
+
+
 def with_domain(check: Callable[[str, Settings], str]) -> Callable[[str, Settings], str]:
     """CHECK, for a setting of the TLS front: only with DOMAIN set."""
 
@@ -125,6 +131,8 @@ TABLE = (
     Setting("FORWARDED_ALLOW_IPS", "A front of your own: the addresses whose X-Forwarded-* the proxy believes."),
     Setting("LOG_LEVEL", "Django's log level (default INFO)."),
     Setting("LOG_FORMAT", "Log lines: plain (default) or json.", check=one_of("plain", "json")),
+    Setting("SENTRY_DSN", "Error reports go to this Sentry or GlitchTip project (default off).", check=dsn),
+    Setting("SENTRY_ENVIRONMENT", "The environment the reports name (default production)."),
     Setting("TIME_ZONE", "The site's time zone (default UTC)."),
     Setting("CONN_MAX_AGE", "Seconds a database connection is reused.", check=whole_number),
     Setting("DOMAIN", "The site's name: a TLS front gets its certificate by ACME.", check=host_name),

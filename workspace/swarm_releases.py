@@ -51,7 +51,8 @@ def pinned(c, deployment: Deployment, tags: Mapping[str, str]) -> dict[str, str]
 
 def stack_deploy(c, deployment: Deployment, release: str, tags: Mapping[str, str]) -> None:
     """`docker stack deploy` of the stack with RELEASE's images (the secrets made first)."""
-    env = {"IMAGE_TAG": release, **tags, **create_secrets(c, deployment)}
+    # RELEASE names it for the app (its error reports): IMAGE_TAG may be pinned to a digest.
+    env = {"IMAGE_TAG": release, "RELEASE": release, **tags, **create_secrets(c, deployment)}
     model = deployment.compose(c, "config --format json", files=swarm_files(deployment), env=env, hide="out")
     registry = registry_of(deployment.settings.get("IMAGE_PREFIX", ""))
     # The stack file holds no secret: those are Docker secrets by now.

@@ -3,6 +3,7 @@ on a database role of its own, refused without its secrets, backed up and restor
 
 import json
 import re
+import secrets
 import shutil
 import subprocess
 import textwrap
@@ -15,7 +16,7 @@ import requests
 from tests.stack.probes import lines_naming
 from tests.stack.support import BEHIND_TLS, Stack, remove_images
 from tests.support import first_group
-from workspace.compose import DEPLOY_FILES
+from workspace.compose import DEPLOY_FILES, ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -33,6 +34,9 @@ def deploy_stack(tmp) -> Stack:
 def deployed(built_images, stack_tmp):
     stack = deploy_stack(stack_tmp)
     stack.env["LOG_FORMAT"] = "json"
+    # Error reports go to a collector of the test's own, started when a test needs it: the SDK
+    # looks the server up when it sends.
+    stack.env["SENTRY_DSN"] = f"http://{secrets.token_hex(16)}@collector:9000/1"
     stack.write_env()
     try:
         result = stack.inv("deploy")
@@ -78,6 +82,65 @@ def test_json_log_lines_carry_the_fronts_request_id_from_the_proxy_to_the_app(de
     app = [json.loads(line) for line in lines["app"]]
     assert any(line["message"] == f"Not Found: {path}" and line["path"] == path for line in app), lines
     assert {line["request_id"] for line in app} == {request_id}
+
+
+# A stand-in for Sentry (error_collector.py), run with the app's own base image.
+PYTHON_IMAGE = first_group(r"^FROM (python:\S+)", (ROOT / "services/app/Dockerfile").read_text())
+COLLECTOR = (ROOT / "tests/error_collector.py").read_text()
+
+
+def reported_events(collector: str, timeout=30) -> tuple[list[dict], str]:
+    """The events the collector got (waiting for a first one), and every envelope as it came."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = subprocess.run(["docker", "logs", collector], capture_output=True, text=True, check=True).stdout
+        envelopes = [json.loads(line) for line in lines.splitlines() if line.startswith('"')]
+        # An envelope: its header, then each item's header and payload, a line each.
+        items = [envelope.splitlines()[1:] for envelope in envelopes]
+        events = [
+            json.loads(payload)
+            for parts in items
+            for header, payload in zip(parts[::2], parts[1::2], strict=True)
+            if json.loads(header)["type"] == "event"
+        ]
+        if events or time.monotonic() > deadline:
+            return events, "\n".join(envelopes)
+        time.sleep(0.5)
+
+
+def test_a_page_that_raises_sends_one_report_with_the_release_and_request_id_and_no_password_or_cookie(deployed):
+    collector = f"{deployed.project}-collector"
+    subprocess.run(
+        ["docker", "run", "--detach", "--name", collector, "--network", f"{deployed.project}_default",
+         "--network-alias", "collector", "--read-only", "--user", "65534", "--cap-drop", "ALL",
+         PYTHON_IMAGE, "python", "-c", COLLECTOR],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    try:
+        request_id, password, cookie = str(uuid.uuid4()), secrets.token_hex(12), secrets.token_hex(12)
+        answer = requests.post(
+            f"{deployed.url}/broken/",
+            data={"username": "someone", "password": password},
+            cookies={"sessionid": cookie},
+            headers={**BEHIND_TLS, "X-Request-ID": request_id},
+            timeout=30,
+        )
+        assert answer.status_code == 500
+        events, everything = reported_events(collector)
+        assert len(events) == 1, everything
+        event = events[0]
+        app = deployed.compose("ps", "-q", "app").stdout.split()[0]
+        inspect = ["docker", "inspect", "--format", "{{.Config.Image}}", app]
+        release = subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip().rpartition(":")[2]
+        assert event["release"] == release != "latest"
+        assert event["environment"] == "production"
+        assert event["tags"]["request_id"] == request_id
+        assert event["exception"]["values"][-1]["type"] == "RuntimeError"
+        assert event["request"]["url"].endswith("/broken/")
+        assert password not in everything
+        assert cookie not in everything
+    finally:
+        subprocess.run(["docker", "rm", "--force", collector], capture_output=True, check=False)
 
 
 def test_plain_http_is_redirected_to_https(deployed):

@@ -54,11 +54,11 @@ def test_a_misspelt_name_is_named_with_the_nearest_known_one(deploy_env):
 
 def test_the_variables_a_sites_own_compose_file_reads_are_settings_too(deploy_env, tmp_path):
     override = tmp_path / "compose.site.yaml"
-    override.write_text("services:\n  app:\n    environment:\n      SENTRY_DSN: ${SENTRY_DSN:-}\n")
-    env_file = deploy_env(*GOOD, "SENTRY_DSN=https://key@sentry.example.com/1")
-    assert "SENTRY_DSN is not a setting" in refusal(env_file)
+    override.write_text("services:\n  app:\n    environment:\n      PAYMENTS_URL: ${PAYMENTS_URL:-}\n")
+    env_file = deploy_env(*GOOD, "PAYMENTS_URL=https://payments.example.com/v1")
+    assert "PAYMENTS_URL is not a setting" in refusal(env_file)
     deployment = Deployment(env_file, extra_files=(str(override),))
-    assert deployment.settings["SENTRY_DSN"] == "https://key@sentry.example.com/1"
+    assert deployment.settings["PAYMENTS_URL"] == "https://payments.example.com/v1"
     assert deployment.files[-1] == str(override)
 
 

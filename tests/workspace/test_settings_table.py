@@ -6,12 +6,13 @@ import re
 from workspace.compose import ROOT
 from workspace.settings import BY_NAME, SECRETS, interpolated, markdown
 
-# Set by the tasks themselves, never by a user: the image tag of a swarm deploy, the names of its
-# secrets, the bench's template.
+# Set by the tasks themselves, never by a user: the image tags of a deploy, the release's name,
+# the names of its secrets, the bench's template.
 SET_BY_TASKS = {
     "IMAGE_TAG",
     "PROXY_TAG",
     "FRONT_TAG",
+    "RELEASE",
     "BENCH_PROXY_TEMPLATE",
     *(f"{setting.name}_SECRET_NAME" for setting in SECRETS),
 }

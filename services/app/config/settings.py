@@ -64,6 +64,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+# Error reports (ops.reports): off unless set. RELEASE is the release serving, set by `inv deploy`.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+RELEASE = env.str("RELEASE", default="")
 # Behind a TLS-terminating front: secure cookies, HTTPS redirect and HSTS.
 HTTPS = env.bool("HTTPS", default=False)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
@@ -323,3 +327,10 @@ LOGGING = {
         "django_migration_linter": {"level": "WARNING"},
     },
 }
+
+if SENTRY_DSN:
+    # Imported only when asked for: a site without reports loads no SDK.
+    from ops import reports
+
+    if problem := reports.start(SENTRY_DSN, release=RELEASE, environment=SENTRY_ENVIRONMENT):
+        fail(problem)

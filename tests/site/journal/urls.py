@@ -4,5 +4,6 @@ from . import views
 
 urlpatterns = [
     path("", views.entries, name="entries"),
+    path("broken/", views.broken),
     path("", include("journal.visitors")),
 ]

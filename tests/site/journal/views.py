@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 
 from .models import Entry
 
@@ -28,3 +29,10 @@ def entries(request):
         status = 400
     context = {"entries": Entry.objects.all(), "form": form, "login_form": AuthenticationForm()}
     return render(request, "journal/entries.html", context, status=status)
+
+
+@csrf_exempt
+def broken(request):
+    """A page with a bug, for the error reports' test: it raises, holding what was posted."""
+    password = request.POST.get("password", "")
+    raise RuntimeError(f"a bug in the site ({len(password)} characters posted)")
