@@ -52,15 +52,16 @@ def releases(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
         release.listing(c, deployment)
 
 
-@task(help=DEPLOY_HELP)
-def status(c, host="", env_file=str(DEPLOY_ENV), override=""):
+@task(help={"swarm": "the swarm's stack", **DEPLOY_HELP})
+def status(c, swarm=False, host="", env_file=str(DEPLOY_ENV), override=""):
     """Show a deployment's state on one screen; exit 1 when something needs attention.
 
-    Each service's containers and health, the serving release, the backups' freshness and the
-    volumes' disk use; then what needs attention, if anything does (for a cron job or a monitor)."""
+    Each service's containers and health, the serving release, the backups' freshness, the TLS
+    front's certificate and the volumes' disk use; then what needs attention, if anything does
+    (for a cron job or a monitor)."""
     deployment = deployment_of(env_file, host, override)
     deployment.announce()
-    site_status.status(c, deployment)
+    site_status.status(c, deployment, swarm=swarm)
 
 
 @task(

@@ -132,6 +132,13 @@ def test_the_site_answers_with_a_certificate_for_the_domain_from_the_acme_ca(sit
     assert names == [DOMAIN]
 
 
+def test_inv_status_shows_when_the_certificate_expires(site):
+    shown = site.stack.inv("status", "--override", "tests/stack/compose.pebble.yaml").stdout
+    expires = rf"^Certificate: {re.escape(DOMAIN)}, expires \d{{4}}-\d\d-\d\d \d\d:\d\d UTC \(in \d+ days\)$"
+    assert re.search(expires, shown, re.MULTILINE), shown
+    assert "certificate:" not in shown, shown
+
+
 def test_the_fronts_request_id_replaces_a_clients_and_reaches_the_proxy_and_the_app(site):
     path = f"/no-such-page-{uuid.uuid4().hex[:8]}/"
     response, _, _ = site.get(path, headers={"X-Request-ID": "chosen-by-the-client"})

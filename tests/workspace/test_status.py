@@ -1,6 +1,19 @@
 """What `inv status` reads from the engine's answers, and what it flags (workspace/status.py)."""
 
-from workspace.status import backup_problems, service_problems, volume_lines
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from workspace.status import (
+    backup_problems,
+    certificate_problems,
+    service_problems,
+    swarm_service_problems,
+    volume_lines,
+)
 
 HEALTHY = {"State": "running", "Health": "healthy"}
 
@@ -56,3 +69,73 @@ def test_only_the_deployments_own_volumes_are_listed():
         {"Labels": "", "Size": "1kB"},
     ]
     assert volume_lines("site", volumes) == ["Volumes: db-data 66MB, media 1.2MB"]
+
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+def certificate(name: str, days_left: float) -> str:
+    """A PEM certificate for NAME that expires DAYS_LEFT days after NOW."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    made = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=60))
+        .not_valid_after(NOW + timedelta(days=days_left))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return made.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_certificate_with_weeks_left_is_well():
+    lines, problems = certificate_problems("example.com", certificate("example.com", 60.5), NOW)
+    assert lines == ["Certificate: example.com, expires 2027-02-06 00:00 UTC (in 60 days)"]
+    assert problems == []
+
+
+def test_a_certificate_the_front_failed_to_renew_is_named_with_its_days_left():
+    _, problems = certificate_problems("example.com", certificate("example.com", 5.5), NOW)
+    assert problems == ["certificate: example.com expires in 5 days and was not renewed (the front's log)"]
+
+
+def test_of_two_issuers_certificates_the_newest_counts_and_another_names_does_not():
+    pem = certificate("example.com", 5) + certificate("example.com", 80) + certificate("other.example", 200)
+    lines, problems = certificate_problems("example.com", pem, NOW)
+    assert "(in 80 days)" in lines[0]
+    assert problems == []
+
+
+def test_no_certificate_yet_needs_attention():
+    for pem in ("", certificate("other.example", 80)):
+        lines, problems = certificate_problems("example.com", pem, NOW)
+        assert lines == ["Certificate: none for example.com"]
+        assert problems == [
+            "certificate: the front holds none for example.com yet (`docker compose logs front` says why)"
+        ]
+
+
+def test_a_swarm_service_short_of_its_replicas_is_named_and_a_full_one_is_fine():
+    services = [
+        {"Name": "site_proxy", "Mode": "global", "Replicas": "3/3"},
+        {"Name": "site_app", "Mode": "replicated", "Replicas": "2/3"},
+    ]
+    lines, problems = swarm_service_problems("site", services)
+    assert lines == ["  app        replicated 2/3 running", "  proxy      global     3/3 running"]
+    assert problems == ["app: 2 of 3 running (`docker service ps site_app` says why)"]
+
+
+def test_a_swarm_without_the_stack_needs_attention():
+    assert swarm_service_problems("site", []) == ([], ["site: no services (`inv deploy --swarm` makes them)"])
+
+
+def test_a_swarm_stacks_volumes_are_found_by_its_namespace():
+    volumes = [
+        {"Name": "site_db-data", "Labels": "com.docker.stack.namespace=site", "Size": "66MB"},
+        {"Name": "other_db-data", "Labels": "com.docker.stack.namespace=other", "Size": "1GB"},
+    ]
+    assert volume_lines("site", volumes) == ["Volumes: db-data 66MB"]

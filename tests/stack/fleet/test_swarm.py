@@ -111,6 +111,23 @@ def test_the_stack_runs_on_every_node_with_the_database_on_the_labelled_one(stac
         assert get(host.url + css).status_code == 200, f"no static files on {host.container}"
 
 
+def test_inv_status_shows_the_swarms_services_running_the_release_and_the_backups_fresh(stack, swarm):
+    deadline = time.monotonic() + 120
+    # The backup service's first base backup, taken as it starts.
+    while get(swarm[0].url + "/status/backups").status_code != 200:
+        assert time.monotonic() < deadline, "the first base backup was not taken within 120 s"
+        time.sleep(2)
+    shown = stack.inv("status", "--swarm")
+    assert shown.returncode == 0, shown.stdout[-3000:] + shown.stderr[-2000:]
+    assert re.search(r"^  app +replicated +3/3 running$", shown.stdout, re.MULTILINE), shown.stdout
+    assert re.search(r"^  proxy +global +3/3 running$", shown.stdout, re.MULTILINE), shown.stdout
+    image = swarm[0].docker("service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                            f"{stack.project}_app")  # fmt: skip
+    assert f"Release: {image.split('@')[0].rpartition(':')[2]}\n" in shown.stdout
+    assert re.search(r"^Backups: ok \(last base backup", shown.stdout, re.MULTILINE), shown.stdout
+    assert "All well." in shown.stdout
+
+
 # Run in a container of the stack: whether each address `app` leads to in its network takes a
 # connection on uWSGI's port.
 REACHES_UWSGI = (
