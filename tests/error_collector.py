@@ -5,6 +5,7 @@ Python image: `python -c "<this file>"`."""
 
 import gzip
 import json
+import sys
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -31,4 +32,7 @@ class Collector(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    ThreadingHTTPServer(("", 9000), Collector).serve_forever()
+    server = ThreadingHTTPServer(("", 9000), Collector)
+    # On stderr, apart from the envelopes: a test waits for it before it sends a report.
+    print("collector listening", file=sys.stderr, flush=True)  # noqa: T201
+    server.serve_forever()

@@ -85,15 +85,19 @@ def test_json_log_lines_carry_the_fronts_request_id_from_the_proxy_to_the_app(de
 
 
 # A stand-in for Sentry (error_collector.py), run with the app's own base image.
-PYTHON_IMAGE = first_group(r"^FROM (python:\S+)", (ROOT / "services/app/Dockerfile").read_text())
+PYTHON_IMAGE = first_group(r"FROM (python:\S+)", (ROOT / "services/app/Dockerfile").read_text())
 COLLECTOR = (ROOT / "tests/error_collector.py").read_text()
+
+
+def docker_logs(container: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "logs", container], capture_output=True, text=True, check=True)
 
 
 def reported_events(collector: str, timeout=30) -> tuple[list[dict], str]:
     """The events the collector got (waiting for a first one), and every envelope as it came."""
     deadline = time.monotonic() + timeout
     while True:
-        lines = subprocess.run(["docker", "logs", collector], capture_output=True, text=True, check=True).stdout
+        lines = docker_logs(collector).stdout
         envelopes = [json.loads(line) for line in lines.splitlines() if line.startswith('"')]
         # An envelope: its header, then each item's header and payload, a line each.
         items = [envelope.splitlines()[1:] for envelope in envelopes]
@@ -117,6 +121,10 @@ def test_a_page_that_raises_sends_one_report_with_the_release_and_request_id_and
         capture_output=True, check=True,
     )  # fmt: skip
     try:
+        deadline = time.monotonic() + 30
+        while "collector listening" not in docker_logs(collector).stderr:
+            assert time.monotonic() < deadline, "the collector did not start within 30 s"
+            time.sleep(0.2)
         request_id, password, cookie = str(uuid.uuid4()), secrets.token_hex(12), secrets.token_hex(12)
         answer = requests.post(
             f"{deployed.url}/broken/",

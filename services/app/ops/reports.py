@@ -11,13 +11,16 @@ from sentry_sdk.utils import BadDsn
 
 from ops import logs
 
-# What the SDK would collect by default and a report leaves out: the user's identity, cookies and
-# what was posted (a form's password, an upload). Headers, query strings and a frame's variables
-# still go, with the values of names such as password, token, key or session filtered out.
+# What the SDK would collect by default and a report leaves out: the user's identity, cookies,
+# what was posted (a form's password, an upload), the values in SQL queries, and the value of a
+# frame's variable whose name says it is secret (password, token, key, session and the like).
+# Headers and query strings go, filtered by the same names.
 PRIVATE = {
     "user_info": False,
     "cookies": {"mode": "off"},
     "http_bodies": [],
+    "database_query_data": False,
+    "stack_frame_variables": {"mode": "denylist"},
 }
 
 
