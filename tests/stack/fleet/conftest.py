@@ -11,13 +11,24 @@ the end, volumes included."""
 import os
 import secrets
 import shutil
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.stack.fleet.support import PROXY_PORT, STORE_IMAGE, Host, bucket_certificates, execute, load_images
+from tests.stack.fleet.support import (
+    PROXY_PORT,
+    STORE_IMAGE,
+    Host,
+    bucket_certificates,
+    build_images,
+    execute,
+    load_images,
+    run_images,
+    seed_registry,
+)
 from tests.stack.support import make_certificates
 
 FLEET = Path(__file__).resolve().parent
@@ -65,6 +76,14 @@ def fleet(tmp_path_factory):
             hosts = [Host(container) for container in containers]
             for host in hosts:
                 host.wait_for_engine()
+            # Host 0 builds the stack (the deploy over ssh, then the swarm's manager) and runs the
+            # registry. The swarm's deploy pushes the images there: their base images go first,
+            # in the background while the deploy over ssh runs, so that its push sends only the
+            # stack's own layers.
+            base = build_images() + run_images()
+            load_images([hosts[0]], base)
+            hosts[0].seeding = threading.Thread(target=seed_registry, args=(hosts[0], base), daemon=True)
+            hosts[0].seeding.start()
             yield hosts
         finally:
             # The containers' anonymous volumes hold each engine's /var/lib/docker.

@@ -9,10 +9,14 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.stack.support import Stack
 from tests.support import first_group, free_port
 from workspace.compose import BACKUP_S3_FILES, BASE_FILES, DEPLOY_FILES, ROOT
+
+if TYPE_CHECKING:
+    import threading
 
 # The backups' bucket (conftest.py's `bucket`): the store's image, and the override that points a
 # site's database and backup service at it.
@@ -36,6 +40,8 @@ class Host:
 
     def __init__(self, container: str):
         self.container = container
+        # Host 0: the fleet's registry being given the stack's base images (seed_registry).
+        self.seeding: threading.Thread | None = None
         self.ssh_port = self.published(22)
         self.http_port = self.published(PROXY_PORT)
 
@@ -151,6 +157,19 @@ def load_images(hosts: list[Host], images: Sequence[str]) -> None:
                 )
         for load in loads:
             assert load.wait(timeout=300) == 0, "docker load on a fleet host failed"
+
+
+def seed_registry(host: Host, images: Sequence[str]) -> None:
+    """Pushes IMAGES from HOST's engine to the fleet's registry (as registry:5000/base/NAME): a
+    later push from that engine of an image built on them mounts their layers there instead of
+    compressing them again. What it costs is spent while other fleet tests run."""
+    for image in images:
+        seeded = f"registry:5000/base/{image.rsplit('/', 1)[-1]}"
+        for command in (("tag", image, seeded), ("push", "--quiet", seeded)):
+            if not (done := execute("docker", "-H", host.address, *command, check=False, timeout=900)).returncode:
+                continue
+            print(f"seeding the fleet's registry: docker {' '.join(command)} failed: {done.stderr.strip()}")
+            return
 
 
 def transfer(source: Host, target: Host, images: Sequence[str]) -> None:

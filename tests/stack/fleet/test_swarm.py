@@ -45,6 +45,8 @@ def swarm(fleet):
     manager, *workers = fleet
     load_images([manager], build_images() + run_images())  # the images are built there
     load_images([workers[0]], run_images())
+    if manager.seeding:
+        manager.seeding.join(timeout=900)
     address = manager.shell("hostname -i").strip()
     manager.docker("swarm", "init", "--advertise-addr", address)
     token = manager.docker("swarm", "join-token", "--quiet", "worker").strip()
