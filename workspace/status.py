@@ -134,7 +134,7 @@ def status(c, deployment: Deployment, *, swarm: bool = False) -> None:
     print("\n".join(lines))
     print(f"Release: {release or 'none serving'}")
     if not release:
-        problems.append("release: none serves (`inv deploy`)")
+        problems.append(f"release: none serves (`inv deploy{' --swarm' if swarm else ''}`)")
     backup_lines, backup_found = backup_problems(backup_report(c, deployment, swarm=swarm))
     print("\n".join(backup_lines))
     problems += backup_found
