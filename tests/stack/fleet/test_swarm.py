@@ -113,23 +113,6 @@ def test_the_stack_runs_on_every_node_with_the_database_on_the_labelled_one(stac
         assert get(host.url + css).status_code == 200, f"no static files on {host.container}"
 
 
-def test_inv_status_shows_the_swarms_services_running_the_release_and_the_backups_fresh(stack, swarm):
-    deadline = time.monotonic() + 120
-    # The backup service's first base backup, taken as it starts.
-    while get(swarm[0].url + "/status/backups").status_code != 200:
-        assert time.monotonic() < deadline, "the first base backup was not taken within 120 s"
-        time.sleep(2)
-    shown = stack.inv("status", "--swarm")
-    assert shown.returncode == 0, shown.stdout[-3000:] + shown.stderr[-2000:]
-    assert re.search(r"^  app +replicated +3/3 running$", shown.stdout, re.MULTILINE), shown.stdout
-    assert re.search(r"^  proxy +global +3/3 running$", shown.stdout, re.MULTILINE), shown.stdout
-    image = swarm[0].docker("service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-                            f"{stack.project}_app")  # fmt: skip
-    assert f"Release: {image.split('@')[0].rpartition(':')[2]}\n" in shown.stdout
-    assert re.search(r"^Backups: ok \(last base backup", shown.stdout, re.MULTILINE), shown.stdout
-    assert "All well." in shown.stdout
-
-
 # Run in a container of the stack: whether each address `app` leads to in its network takes a
 # connection on uWSGI's port.
 REACHES_UWSGI = (
@@ -304,13 +287,29 @@ def test_a_changed_release_and_its_rollback_roll_across_the_remaining_nodes_unde
 ADD_ENTRY = "from journal.models import Entry; Entry.objects.create(title={!r})"
 
 
+def assert_status_all_well(stack, swarm):
+    """`inv status --swarm` shows the services running on the two nodes left, the release serving,
+    the backups fresh, and exits 0."""
+    shown = stack.inv("status", "--swarm")
+    assert shown.returncode == 0, shown.stdout[-3000:] + shown.stderr[-2000:]
+    assert re.search(r"^  app +replicated +3/3 running$", shown.stdout, re.MULTILINE), shown.stdout
+    assert re.search(r"^  proxy +global +2/2 running$", shown.stdout, re.MULTILINE), shown.stdout
+    image = swarm[0].docker("service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                            f"{stack.project}_app")  # fmt: skip
+    assert f"Release: {image.split('@')[0].rpartition(':')[2]}\n" in shown.stdout
+    assert re.search(r"^Backups: ok \(last base backup", shown.stdout, re.MULTILINE), shown.stdout
+    assert "All well." in shown.stdout
+
+
 def test_one_backup_service_beside_the_database_backs_up_checks_and_restores_to_a_second(stack, swarm):
-    """`inv backup --swarm`, `inv backups --swarm`, `inv backup --verify --swarm`, then `inv restore
-    --swarm --to` a second between two writes: the first write is back, the second is not, and
-    the nodes serve again; then `inv restore --swarm --dump` of the release's snapshot above."""
+    """`inv backup --swarm`, after which `inv status --swarm` says all is well; `inv backups
+    --swarm`; `inv backup --verify --swarm`; then `inv restore --swarm --to` a second between two
+    writes: the first write is back, the second is not, and the nodes serve again; then `inv
+    restore --swarm --dump` of the release's snapshot above."""
     assert [node for node, _ in tasks(stack, "backup")] == ["node1"], "one scheduler, on the database's node"
     taken = stack.inv("backup", "--swarm")
     assert taken.returncode == 0, taken.stdout[-3000:] + taken.stderr[-2000:]
+    assert_status_all_well(stack, swarm)
     listed = stack.inv("backups", "--swarm")
     assert listed.returncode == 0, listed.stdout[-3000:] + listed.stderr[-2000:]
     assert "Restore window" in listed.stdout, listed.stdout[-2000:]
