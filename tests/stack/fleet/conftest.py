@@ -11,6 +11,7 @@ the end, volumes included."""
 import os
 import secrets
 import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -37,7 +38,18 @@ FLEET_SIZE = 3
 
 
 @pytest.fixture(scope="session")
-def fleet(tmp_path_factory):
+def removals():
+    """The fleet's removal, begun once its last test has run: waited for at the end of the run,
+    while the worker goes on with other modules meanwhile (deleting the hosts' engines' data
+    takes a minute)."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for removal in started:
+        removal.wait(timeout=600)
+
+
+@pytest.fixture(scope="package")
+def fleet(tmp_path_factory, removals):
     """FLEET_SIZE hosts, their engines answering over ssh; host 0 runs the registry. One fleet for
     the fleet's modules, in the order collected: the deploy over ssh (host 0, then host 2 as a
     new host), then the swarm of all three, whose manager, host 0, builds from the same build
@@ -87,11 +99,11 @@ def fleet(tmp_path_factory):
             yield hosts
         finally:
             # The containers' anonymous volumes hold each engine's /var/lib/docker.
-            execute("docker", "rm", "--force", "--volumes", *containers, check=False)
-            execute("docker", "network", "rm", name, check=False)
+            remove = f"docker rm -f -v {' '.join(containers)} >/dev/null; docker network rm {name} >/dev/null"
+            removals.append(subprocess.Popen(["sh", "-c", remove]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def bucket(fleet, stack_tmp):
     """The bucket `backups` for the sites' backups, off the hosts they run on: SeaweedFS over TLS
     (pgBackRest speaks no plain http) in a plain container of fleet host 1, reached from the
