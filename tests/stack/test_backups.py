@@ -98,14 +98,12 @@ class Site:
         listed = self.repository("repo-ls", "--recurse", "--output=json", "archive")
         return sum(entry.get("size", 0) for entry in json.loads(listed.stdout).values())
 
-    def wait_for_backup(self, timeout=180) -> str:
+    def wait_for_backup(self, timeout=180) -> None:
+        """Until /status/backups answers 200: the backup service took its first base backup."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            listed = self.inv("backups")
-            if "Restore window" in listed.stdout:
-                return listed.stdout
-            time.sleep(3)
-        raise AssertionError(f"no base backup within {timeout}s:\n{listed.stdout}{listed.stderr}")
+        while (answer := get(self.stack.url + "/status/backups")).status_code != 200:
+            assert time.monotonic() < deadline, f"no base backup within {timeout}s: {answer.text}"
+            time.sleep(2)
 
 
 def site_settings(store: Store, certs: Path, key: str, bucket_keys: dict[str, str]) -> dict[str, str]:

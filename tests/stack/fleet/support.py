@@ -172,12 +172,18 @@ def seed_registry(host: Host, images: Sequence[str]) -> None:
             return
 
 
-def transfer(source: Host, target: Host, images: Sequence[str]) -> None:
-    """Gives TARGET these images of SOURCE's engine, straight from one host to the other."""
-    save = subprocess.Popen(["docker", "exec", source.container, "docker", "save", *images], stdout=subprocess.PIPE)
-    load = execute("docker", "exec", "-i", target.container, "docker", "load", stdin=save.stdout, timeout=600)
-    assert save.wait(timeout=60) == 0, "docker save on the source host failed"
-    assert "Loaded image" in load.stdout, load.stdout
+def relay(source: Host, target: Host, images: Sequence[str]) -> None:
+    """Gives TARGET these images of SOURCE's engine, under the same names, through the fleet's
+    registry: SOURCE pushes the layers the registry lacks (the base images' are seeded), TARGET
+    pulls them, and a later pull there of an image with the same layers (a swarm's) has them."""
+    if source.seeding:
+        source.seeding.join(timeout=900)
+    for image in images:
+        relayed = f"registry:5000/relay/{image.rsplit('/', 1)[-1]}"
+        source.docker("tag", image, relayed)
+        source.docker("push", "--quiet", relayed, timeout=900)
+        target.docker("pull", "--quiet", relayed, timeout=900)
+        target.docker("tag", relayed, image)
 
 
 class RemoteStack(Stack):

@@ -19,8 +19,8 @@ from tests.stack.fleet.support import (
     build_images,
     in_the_bucket,
     load_images,
+    relay,
     run_images,
-    transfer,
 )
 from tests.stack.support import BEHIND_TLS, Stack
 from tests.support import first_group
@@ -143,11 +143,11 @@ def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(remote, fleet, 
     new_host = fleet[2]
     assert not new_host.docker("ps", "--all", "--quiet").strip(), "host 2 is not empty"
     assert not new_host.docker("volume", "ls", "--quiet").strip(), "host 2 has volumes"
-    # What the host would pull from a registry, which fleet hosts cannot reach: the release's
-    # images, as host 0 built them (building them again proves nothing the deploy did not).
+    # What the host would pull from the site's registry (here the fleet's): the release's images,
+    # as host 0 built them (building them again proves nothing the deploy did not).
     built = f"reference={remote.env['IMAGE_PREFIX']}-*"
     images = remote.host.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", built)
-    transfer(remote.host, new_host, [*images.split(), *run_images()])
+    relay(remote.host, new_host, [*images.split(), *run_images()])
     new = RemoteStack(stack_tmp, new_host)
     new.env.update({name: value for name, value in remote.env.items() if name not in ("COMPOSE_PROJECT_NAME",)})
     new.env.update(COMPOSE_PROJECT_NAME=new.project)
@@ -158,7 +158,7 @@ def test_a_new_host_comes_back_from_the_bucket_and_the_key_alone(remote, fleet, 
         restored = new.inv("restore", "--latest", "--yes", timeout=900)
         took = time.monotonic() - started
         assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
-        print(f"a new fleet host restored from the bucket in {took:.0f} s, its images built there")
+        print(f"a new fleet host restored from the bucket in {took:.0f} s, its images pulled before")
         assert titles(new) == kept
         with new_host.tunnel(PROXY_PORT) as port:
             new.port = port
