@@ -1,5 +1,6 @@
 """How every Django test of this repository runs (tests/app and the apps' own tests under
 services/app; pyproject.toml loads this plugin with `-p`): which database, a fast password hasher,
+background tasks run at once,
 uploads in a folder of each test's own, templates without a collected static manifest.
 
 The database: DATABASE_URL if set (the stack's db service, where `inv test` runs them); else
@@ -69,6 +70,12 @@ class DjangoTestDefaults:
         """Every test writes uploads into a folder of its own."""
         settings.MEDIA_ROOT = tmp_path / "media"
         return settings.MEDIA_ROOT
+
+    @pytest.fixture(autouse=True)
+    def immediate_tasks(self, settings):
+        """Background tasks run at once, inside the test, as Celery's "eager" mode has them: a test
+        sees what its task did (its mail in mail.outbox) with no worker."""
+        settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
     @pytest.fixture(autouse=True)
     def plain_static_storage(self, settings):

@@ -199,7 +199,7 @@ CREATE_ENTRIES = textwrap.dedent(
 # whether the superuser's password, which the app holds, logs in over the network.
 TRY_THE_DATABASE = textwrap.dedent(
     """
-    import os, psycopg2
+    import os, psycopg
     from django.db import connection
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -213,8 +213,8 @@ TRY_THE_DATABASE = textwrap.dedent(
         else:
             print("ran:", statement)
     try:
-        psycopg2.connect(host="db", user="app", dbname="app", password=os.environ["DATABASE_PASSWORD"])
-    except psycopg2.OperationalError as error:
+        psycopg.connect(host="db", user="app", dbname="app", password=os.environ["DATABASE_PASSWORD"])
+    except psycopg.OperationalError as error:
         print("superuser refused:", str(error).strip().splitlines()[-1])
     else:
         print("superuser logged in")

@@ -7,6 +7,7 @@ with one line naming the variable, instead of a stack trace or an insecure defau
 
 import importlib.util
 import os
+from email.utils import getaddresses
 from pathlib import Path
 
 import botocore.config
@@ -89,6 +90,38 @@ AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="")
 AWS_ACCESS_KEY_ID = secret("AWS_ACCESS_KEY_ID")
 AWS_SECRET_ACCESS_KEY = secret("AWS_SECRET_ACCESS_KEY")
+# Background tasks (ops.tasks): the tries a failing task gets after its first before it is kept as
+# failed; the base of the waits before them (seconds: this, its square, its cube...); seconds
+# without a worker's heartbeat before its tasks run again elsewhere; days a finished task is kept
+# (a failed one three times as long); tasks one worker runs at a time.
+TASK_RETRIES = env.int("TASK_RETRIES", default=4)
+TASK_RETRY_WAIT = env.int("TASK_RETRY_WAIT", default=4)
+TASK_STALLED_AFTER = env.int("TASK_STALLED_AFTER", default=30)
+TASK_KEEP_DAYS = env.float("TASK_KEEP_DAYS", default=7)
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=4)
+# Mail, sent by the worker (ops.mail): over SMTP, set by EMAIL_URL (smtp://user:password@host:587,
+# smtp+tls:// for STARTTLS, smtps:// for TLS) or by Django's own EMAIL_HOST, EMAIL_PORT... ; or
+# consolemail:// (each mail printed in the worker's log: the default with DEBUG on). Or an email
+# service's API through django-anymail: EMAIL_BACKEND names its backend, ANYMAIL its settings
+# (NAME=value,NAME=value).
+EMAIL_URL = secret("EMAIL_URL", default="" if env.str("EMAIL_HOST", default="") or not DEBUG else "consolemail://")
+SMTP = env.email_url_config(EMAIL_URL) if EMAIL_URL else {}
+EMAIL_DELIVERY_BACKEND = env.str(
+    "EMAIL_BACKEND", default=SMTP.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+)
+ANYMAIL = env.parse_value(secret("ANYMAIL"), dict) if secret("ANYMAIL") else {}
+EMAIL_HOST = SMTP.get("EMAIL_HOST") or env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = SMTP.get("EMAIL_PORT") or env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = SMTP.get("EMAIL_HOST_USER") or env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = SMTP.get("EMAIL_HOST_PASSWORD") or secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = SMTP.get("EMAIL_USE_TLS") or env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = SMTP.get("EMAIL_USE_SSL") or env.bool("EMAIL_USE_SSL", default=False)
+# Seconds a mail server may take to answer before the try fails (and is retried later).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+# Django's error mails go from SERVER_EMAIL to ADMINS ("Ann <ann@example.com>,bob@example.com").
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+ADMINS = [(name or address, address) for name, address in getaddresses([env.str("ADMINS", default="")]) if address]
 
 if not DEBUG:
     if not SECRET_KEY:
@@ -119,6 +152,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    # Django's task API (the backport), and Procrastinate, the queue under it (ops.tasks); before
+    # ops, whose tasks it registers.
+    "django_tasks",
+    "ops.apps.QueueConfig",
     # The workspace's own part of the site (health, status, uploads, the release commands).
     "ops",
     *LOCAL_APPS,
@@ -195,6 +232,20 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast while the database is away instead of hanging a worker.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+
+# Background tasks: Django's API (django_tasks), run by Procrastinate's worker on PostgreSQL
+# (ops.tasks). On SQLite (a run on the host without a database server), each runs at once, inline.
+TASKS = {
+    "default": {
+        "BACKEND": "ops.tasks.QueueBackend"
+        if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+        else "django_tasks.backends.immediate.ImmediateBackend"
+    }
+}
+
+# Every mail is handed to the worker (ops.mail), which sends it with EMAIL_DELIVERY_BACKEND: a slow
+# mail server holds no page.
+EMAIL_BACKEND = "ops.mail.QueuedEmailBackend"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -317,14 +368,32 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"line": LOG_FORMATTERS[LOG_FORMAT]},
-    "filters": {"request": {"()": "ops.logs.RequestContext"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request"]}},
+    "filters": {
+        "request": {"()": "ops.logs.RequestContext"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request"]},
+        # Django's own: a mail to ADMINS for each error of a request (DEBUG off).
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false"],
+        },
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Replaces Django's own console handler, which would print each line twice with DEBUG on.
-        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django": {
+            "handlers": ["console", *(["mail_admins"] if ADMINS else [])],
+            "level": LOG_LEVEL,
+            "propagate": False,
+        },
         # release_migrate's linter logs each migration it reads at INFO: its verdict is the one line.
         "django_migration_linter": {"level": "WARNING"},
+        # The worker's line for each task it runs; not Procrastinate's for each task it registers.
+        "procrastinate": {"level": "WARNING"},
+        "procrastinate.worker": {"level": LOG_LEVEL},
     },
 }
 

@@ -47,7 +47,7 @@ def lock_timeout(connection, command, progress):
     try:
         yield
     except OperationalError as error:
-        if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+        if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         command.stderr.write(
             f"{progress.migration or 'A migration'} waited for a lock more than {seconds} s and was rolled back, "

@@ -1,0 +1,53 @@
+from argparse import BooleanOptionalAction
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils import autoreload
+from procrastinate.contrib.django import app
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the background tasks (ops.tasks): woken at once by each new task. On SIGTERM it takes no new "
+        "task and stops once the running ones have finished."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reload",
+            action=BooleanOptionalAction,
+            default=settings.DEBUG,
+            help="Start again on a code change, as runserver does (default: DEBUG).",
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=settings.WORKER_CONCURRENCY,
+            help="Tasks run at a time (default: WORKER_CONCURRENCY, %(default)s).",
+        )
+        parser.add_argument("--queues", default="", help="Only these queues, comma-separated (default: all).")
+
+    def handle(self, *, reload, concurrency, queues, **options):
+        queue_names = [name for name in queues.split(",") if name] or None
+        if reload:
+            # The reloader runs the worker in a thread: the signals stay the reloader's.
+            autoreload.run_with_reloader(self.work, queue_names, concurrency, signals=False)
+        else:
+            self.work(queue_names, concurrency, signals=True)
+
+    def work(self, queues, concurrency, *, signals):
+        worker_app = app.with_connector(app.connector.get_worker_connector())
+        worker_app.run_worker(
+            queues=queues,
+            concurrency=concurrency,
+            install_signal_handlers=signals,
+            # The running tasks finish, however long they take; the container's stop grace
+            # period bounds it, and a task cut short runs again (ops.tasks.retry_stalled).
+            shutdown_graceful_timeout=None,
+            # A new task wakes the worker at once (LISTEN/NOTIFY); a retry or a task for later is
+            # looked for every second.
+            fetch_job_polling_interval=1,
+            # A worker silent for TASK_STALLED_AFTER is gone: its tasks run again elsewhere.
+            update_heartbeat_interval=settings.TASK_STALLED_AFTER / 3,
+            stalled_worker_timeout=settings.TASK_STALLED_AFTER,
+        )

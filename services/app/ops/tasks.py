@@ -1,0 +1,132 @@
+"""Background tasks: Django's task API (django.tasks in Django 6, the django-tasks backport on
+5.2), run by Procrastinate's worker on the site's own PostgreSQL (docs/background-work.md).
+
+A task is written and enqueued as Django documents it (`@task()`, `f.enqueue(...)`). The TASKS
+backend, QueueBackend, puts each call in Procrastinate's queue as a job of `run`, which calls the
+task in the worker (`manage.py worker`). Procrastinate does the hard parts: a new job wakes a
+worker at once (LISTEN/NOTIFY); a failed one is retried with backoff; a worker that stops sending
+its heartbeat (killed, its host lost) has its jobs run again (`retry_stalled`); each cron tick
+defers a scheduled task once, whatever the number of workers.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils.module_loading import import_string
+from django_tasks import TaskContext, TaskResult, TaskResultStatus
+from django_tasks.backends.base import BaseTaskBackend
+from django_tasks.exceptions import TaskResultDoesNotExist
+from procrastinate import RetryStrategy
+from procrastinate.contrib.django import app
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+logger = logging.getLogger(__name__)
+
+STATUSES = {
+    "todo": TaskResultStatus.READY,
+    "doing": TaskResultStatus.RUNNING,
+    "succeeded": TaskResultStatus.SUCCESSFUL,
+}
+
+
+@app.task(
+    name="run",
+    pass_context=True,
+    # Waits of TASK_RETRY_WAIT, its square, its cube... seconds between the tries.
+    retry=RetryStrategy(max_attempts=settings.TASK_RETRIES, exponential_wait=settings.TASK_RETRY_WAIT),
+)
+def run(context, task: str, args: list, kwargs: dict):
+    """Call the Django task named `task` in the worker."""
+    django_task = import_string(task)
+    # As around a request: a connection the database dropped is not reused.
+    close_old_connections()
+    try:
+        if django_task.takes_context:
+            result = django_task.get_backend().get_result(str(context.job.id))
+            return django_task.call(TaskContext(task_result=result), *args, **kwargs)
+        return django_task.call(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+@app.task(name="run_scheduled")
+def run_scheduled(timestamp: int, task: str):
+    """A scheduled task's tick: enqueued as any task, so it is retried as any task."""
+    import_string(task).enqueue()
+
+
+def schedule(cron: str, django_task) -> None:
+    """Enqueue `django_task` on each tick of `cron` ("0 7 * * *": every day at 07:00 UTC), once
+    per tick across every worker. Called at import of an app's tasks.py, after the task."""
+    app.periodic(cron=cron, periodic_id=django_task.module_path, task_kwargs={"task": django_task.module_path})(
+        run_scheduled
+    )
+
+
+# Every 15 seconds (cron's sixth field).
+@app.periodic(cron="* * * * * */15")
+@app.task(name="retry_stalled", queueing_lock="retry_stalled", pass_context=True)
+async def retry_stalled(context, timestamp: int):
+    """Run again the jobs of workers whose heartbeat stopped (killed, or their host lost)."""
+    for job in await context.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=settings.TASK_STALLED_AFTER):
+        logger.warning(
+            "Task %s (job %s) was running on a worker that stopped: it runs again.", job.task_kwargs.get("task"), job.id
+        )
+        await context.app.job_manager.retry_job(job)
+
+
+@app.periodic(cron="17 * * * *")
+@app.task(name="prune", queueing_lock="prune", pass_context=True)
+async def prune(context, timestamp: int):
+    """Forget finished tasks: successful ones after TASK_KEEP_DAYS, failed ones after three times that."""
+    hours = int(settings.TASK_KEEP_DAYS * 24)
+    await context.app.job_manager.delete_old_jobs(nb_hours=hours)
+    await context.app.job_manager.delete_old_jobs(nb_hours=3 * hours, include_failed=True, include_cancelled=True)
+
+
+class QueueBackend(BaseTaskBackend):
+    """django.tasks' backend over Procrastinate's queue."""
+
+    supports_defer = True
+    supports_priority = True
+    supports_get_result = True
+    supports_async_task = True
+
+    def enqueue(self, task, args, kwargs) -> TaskResult:
+        self.validate_task(task)
+        job_id = run.configure(
+            queue=task.queue_name,
+            priority=task.priority,
+            schedule_at=task.run_after,
+        ).defer(task=task.module_path, args=list(args), kwargs=dict(kwargs))
+        return self.get_result(str(job_id))
+
+    def get_result(self, result_id: str) -> TaskResult:
+        try:
+            job = ProcrastinateJob.objects.get(id=int(result_id), task_name="run")
+        except (ValueError, ProcrastinateJob.DoesNotExist):
+            raise TaskResultDoesNotExist(result_id) from None
+        times = {}
+        for event in job.procrastinateevent_set.order_by("at"):
+            times.setdefault(event.type, event.at)
+            if event.type == "started":
+                times["last_started"] = event.at
+        finished = times.get("succeeded") or times.get("failed") or times.get("cancelled") or times.get("aborted")
+        return TaskResult(
+            task=import_string(job.args["task"]).using(
+                queue_name=job.queue_name, priority=job.priority, backend=self.alias
+            ),
+            id=str(job.id),
+            status=STATUSES.get(job.status, TaskResultStatus.FAILED),
+            enqueued_at=times.get("deferred"),
+            started_at=times.get("started"),
+            finished_at=finished,
+            last_attempted_at=times.get("last_started"),
+            args=job.args["args"],
+            kwargs=job.args["kwargs"],
+            backend=self.alias,
+            # The errors are in the worker's log and the error reports, not kept here.
+            errors=[],
+            worker_ids=[],
+        )
