@@ -22,8 +22,10 @@ def up(c):
     except Exit:
         explain_failure(c)
         raise
-    port = Project().settings().get("PROXY_PORT") or "8000"
+    settings = Project().settings()
+    port = settings.get("PROXY_PORT") or "8000"
     say(f"The stack is up: http://127.0.0.1:{port}/ (admin: http://127.0.0.1:{port}/admin/)")
+    say(f"The mail it sends: http://127.0.0.1:{settings.get('MAIL_PORT') or '8025'}/ (Mailpit)")
 
 
 @task

@@ -12,6 +12,7 @@ A release on one host, step by step:
    when the serving code cannot survive them, and bounded by a lock_timeout);
 3. the switch: the proxy pinned to the old containers, the new ones started beside them, and once
    every one is healthy, the proxy pinned to them; the old ones finish their requests and go;
+   then the worker: the old one finishes its running tasks, the new one takes the queue on;
 4. check --deploy, the record, and the images of older releases pruned.
 """
 
@@ -167,8 +168,9 @@ def switch(c, deployment: Deployment, release: str) -> None:
         pin(c, deployment, [])
     # The proxy restarts only when its image changed: a short gap then.
     changed = [part for part in RELEASE_PARTS[1:] if outdated(c, deployment, part, release)]
-    if changed:
-        deployment.compose(c, f"up --detach --wait --no-deps {' '.join(changed)}", env=env)
+    # The worker moves to the release too: the old one finishes its running tasks first, and the
+    # tasks enqueued meanwhile wait in the database.
+    deployment.compose(c, f"up --detach --wait --no-deps {' '.join([*changed, 'worker'])}", env=env)
 
 
 def outdated(c, deployment: Deployment, service: str, release: str) -> bool:

@@ -168,9 +168,10 @@ server {
     set $app ${APP_ADDRESS};
     include /tmp/release-target*.conf;
 
-    # The forms a visitor posts: logging in and out. Their bodies are small; the tries at
-    # logging in are limited per client (the zone `login` above).
-    location ~ ^/(admin/)?log(in|out)/$ {
+    # The forms a visitor posts: logging in and out, asking for a password reset mail. Their
+    # bodies are small; the tries are limited per client (the zone `login` above): no guessing
+    # passwords, no flood of mails.
+    location ~ ^/((admin/)?log(in|out)|password_reset)/$ {
         limit_req zone=login burst=20 nodelay;
         client_max_body_size 16k;
         include security_headers.conf;

@@ -31,6 +31,26 @@ class AnswerTests(TestCase):
         self.assertEqual(41 + 1, {answer})
 """
 
+WELCOME_TASK = """from django.core.mail import send_mail
+from django_tasks import task
+
+
+@task()
+def welcome(address):
+    send_mail("Welcome to the blog", "Hello!", None, [address])
+"""
+
+SIGNUP_VIEW = """from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .tasks import welcome
+
+
+@csrf_exempt
+def signup(request):
+    return JsonResponse({"task": welcome.enqueue(request.POST["email"]).id})
+"""
+
 MODEL = """from django.db import models
 
 
@@ -46,6 +66,7 @@ class Workspace:
     gid: int
     project: str
     port: int
+    mail_port: int
     up: subprocess.CompletedProcess | None = None
 
     @property
@@ -102,11 +123,18 @@ def workspace():
     # Another user's ids when the test runs as root: files made in the container must be theirs.
     uid, gid = (2345, 2345) if os.getuid() == 0 else (os.getuid(), os.getgid())
     copy = Workspace(
-        fresh_clone(base / "workspace", uid, gid), uid, gid, f"test-loop-{uuid.uuid4().hex[:8]}", free_port()
+        fresh_clone(base / "workspace", uid, gid),
+        uid,
+        gid,
+        f"test-loop-{uuid.uuid4().hex[:8]}",
+        free_port(),
+        free_port(),
     )
-    # The port in .env, with a comment as people write one: the tasks read it as compose does.
+    # The ports in .env, with a comment as people write one: the tasks read it as compose does.
     env_file = copy.path / ".env"
-    env_file.write_text((copy.path / ".env.example").read_text() + f"PROXY_PORT={copy.port}   # the port\n")
+    env_file.write_text(
+        (copy.path / ".env.example").read_text() + f"PROXY_PORT={copy.port}   # the port\nMAIL_PORT={copy.mail_port}\n"
+    )
     os.chown(env_file, uid, gid)
     try:
         copy.up = copy.inv("up", timeout=900)
@@ -120,6 +148,7 @@ def workspace():
 
 def test_inv_up_answers_on_the_port_of_env_and_prints_that_address(workspace):
     assert f"The stack is up: http://127.0.0.1:{workspace.port}/" in workspace.up.stdout
+    assert f"The mail it sends: http://127.0.0.1:{workspace.mail_port}/" in workspace.up.stdout
     assert workspace.get("/healthz").status_code == 200
 
 
@@ -133,7 +162,7 @@ def test_plain_docker_compose_in_the_root_sees_the_development_stack(workspace):
         text=True,
         check=True,
     )
-    assert sorted(listed.stdout.split()) == ["app", "db", "proxy"]
+    assert sorted(listed.stdout.split()) == ["app", "db", "mailpit", "proxy", "worker"]
 
 
 def test_inv_test_help_shows_the_tasks_own_help():
@@ -242,6 +271,56 @@ def test_a_new_apps_forms_webhook_token_api_and_password_reset_reach_django_thro
             saved = time.monotonic()
         time.sleep(0.5)
     check_visitor_views(requests.Session(), f"http://127.0.0.1:{workspace.port}/blog/")
+
+
+def test_a_task_of_the_new_app_runs_in_the_worker_and_the_mails_reach_mailpit(workspace):
+    """A view of the app made by `inv startapp` enqueues a task of its own; the worker, started
+    again on the new code, runs it with the request's id in its lines; the mail it sends, and
+    Django's password reset mail, land in Mailpit, read through its API."""
+    (workspace.app / "blog" / "tasks.py").write_text(WELCOME_TASK)
+    (workspace.app / "blog" / "views.py").write_text(SIGNUP_VIEW)
+    routes = workspace.app / "blog" / "urls.py"
+    routes.write_text(
+        routes.read_text().replace("urlpatterns = [", 'urlpatterns = [path("signup/", views.signup), ', 1)
+    )
+    routes.write_text("from . import views\n" + routes.read_text())
+    deadline = time.monotonic() + 30
+    while (
+        response := requests.post(
+            f"http://127.0.0.1:{workspace.port}/blog/signup/", data={"email": "ann@example.com"}, timeout=30
+        )
+    ).status_code != 200:
+        assert time.monotonic() < deadline, f"{response.status_code}: {response.text[:2000]}"
+        routes.touch()
+        time.sleep(1)
+    job, request_id = response.json()["task"], response.headers["X-Request-ID"]
+    welcome = wait_for_mail(workspace, "to:ann@example.com subject:Welcome")
+    assert welcome["Subject"] == "Welcome to the blog"
+    logs = workspace.compose("logs", "--no-log-prefix", "worker")
+    assert f"Task blog.tasks.welcome (job {job}) succeeded" in logs, logs[-3000:]
+    line = next(line for line in logs.splitlines() if f"(job {job}) succeeded" in line)
+    assert line.endswith(f"request_id={request_id}"), line
+
+    create = "from django.contrib.auth.models import User; User.objects.create_user('bob', 'bob@example.com')"
+    assert workspace.inv("manage", "shell", "--", "-c", create).returncode == 0
+    session = requests.Session()
+    form = session.get(f"http://127.0.0.1:{workspace.port}/password_reset/", timeout=30)
+    token = first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    sent = session.post(form.url, data={"email": "bob@example.com", "csrfmiddlewaretoken": token}, timeout=30)
+    assert sent.status_code == 200, sent.text[:2000]
+    assert sent.url.endswith("/password_reset/done/"), sent.url
+    reset = wait_for_mail(workspace, "to:bob@example.com")
+    assert f"http://127.0.0.1:{workspace.port}/reset/" in reset["Text"]
+
+
+def wait_for_mail(workspace, query: str) -> dict:
+    """The newest mail Mailpit's search finds, whole (its API: /api/v1/search, /api/v1/message)."""
+    api = f"http://127.0.0.1:{workspace.mail_port}/api/v1"
+    deadline = time.monotonic() + 30
+    while not (found := requests.get(f"{api}/search", params={"query": query}, timeout=10).json()["messages"]):
+        assert time.monotonic() < deadline, f"no mail for {query}"
+        time.sleep(0.2)
+    return requests.get(f"{api}/message/{found[0]['ID']}", timeout=10).json()
 
 
 def test_no_process_in_the_app_container_runs_as_root(workspace):

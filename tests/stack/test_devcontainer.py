@@ -142,6 +142,7 @@ def devcontainer(workspace, host_user, base_dir):
         # This stack's own name and port, so it meets no other stack.
         "COMPOSE_PROJECT_NAME": project,
         "PROXY_PORT": str(port),
+        "MAIL_PORT": str(free_port()),
     }
     env.update({name: os.environ[name] for name in ("DOCKER_HOST", "DOCKER_CONTEXT") if name in os.environ})
     running = DevContainer(host_user, workspace, project, port, env)

@@ -18,7 +18,7 @@ def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.parametrize("service", ["app", "proxy"])
+@pytest.mark.parametrize("service", ["app", "worker", "proxy"])
 def test_no_process_runs_as_root(stack, service):
     status = stack.compose("exec", "-T", service, "sh", "-c", "grep -H '^Uid:' /proc/[0-9]*/status").stdout
     # Uid: real, effective, saved, filesystem.

@@ -370,10 +370,11 @@ LOGGING = {
     "formatters": {"line": LOG_FORMATTERS[LOG_FORMAT]},
     "filters": {
         "request": {"()": "ops.logs.RequestContext"},
+        "task_arguments": {"()": "ops.logs.TaskArguments"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request", "task_arguments"]},
         # Django's own: a mail to ADMINS for each error of a request (DEBUG off).
         "mail_admins": {
             "level": "ERROR",
@@ -391,9 +392,9 @@ LOGGING = {
         },
         # release_migrate's linter logs each migration it reads at INFO: its verdict is the one line.
         "django_migration_linter": {"level": "WARNING"},
-        # The worker's line for each task it runs; not Procrastinate's for each task it registers.
+        # The worker's lines are ops.tasks' (a task's start and end, with the request that
+        # enqueued it); Procrastinate's own only from WARNING up.
         "procrastinate": {"level": "WARNING"},
-        "procrastinate.worker": {"level": LOG_LEVEL},
     },
 }
 

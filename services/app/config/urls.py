@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 from django.views.generic import TemplateView
@@ -10,8 +9,9 @@ urlpatterns = [
     # The workspace's own: /healthz, /status/backups, the proxy's helpers, uploads it does not
     # serve on its own. Before DEBUG's own media route, which asks no one.
     path("", include("ops.urls")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Django's own: login/, logout/, password_change/, and password_reset/, whose mail the
+    # worker sends.
+    path("", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # The example (docs/developing.md says how to remove it).
     path("", include("todos.urls")),

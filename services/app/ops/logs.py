@@ -64,3 +64,16 @@ class RequestContext(logging.Filter):
             if (request := context.get("request")) is not None and (user := user_id(request)) is not None:
                 record.user_id = user
         return True
+
+
+class TaskArguments(logging.Filter):
+    """Keeps a task's arguments (a mail's text, a password reset link) out of Procrastinate's
+    lines: the job named by its task and id only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = record.__dict__.pop("job", None)
+        if isinstance(job, dict) and job.get("call_string"):
+            task = (job.get("task_kwargs") or {}).get("task") or job.get("task_name")
+            record.msg = record.getMessage().replace(job["call_string"], f"{task} (job {job.get('id')})")
+            record.args = None
+        return True

@@ -10,6 +10,7 @@ defers a scheduled task once, whatever the number of workers.
 """
 
 import logging
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -21,12 +22,17 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from ops import logs
+
 logger = logging.getLogger(__name__)
 
+# Procrastinate's job states that are not waiting; a waiting one is READY.
 STATUSES = {
-    "todo": TaskResultStatus.READY,
     "doing": TaskResultStatus.RUNNING,
     "succeeded": TaskResultStatus.SUCCESSFUL,
+    "failed": TaskResultStatus.FAILED,
+    "cancelled": TaskResultStatus.FAILED,
+    "aborted": TaskResultStatus.FAILED,
 }
 
 
@@ -36,18 +42,41 @@ STATUSES = {
     # Waits of TASK_RETRY_WAIT, its square, its cube... seconds between the tries.
     retry=RetryStrategy(max_attempts=settings.TASK_RETRIES, exponential_wait=settings.TASK_RETRY_WAIT),
 )
-def run(context, task: str, args: list, kwargs: dict):
-    """Call the Django task named `task` in the worker."""
-    django_task = import_string(task)
+def run(context, task: str, args: list, kwargs: dict, request_id: str | None = None):
+    """Call the Django task named `task` in the worker. Its lines carry the id of the request that
+    enqueued it."""
+    token = logs.current.set({"request_id": request_id, "method": None, "path": None})
+    job = context.job
+    started = time.monotonic()
+    logger.info("Task %s (job %s) started, try %s", task, job.id, job.attempts + 1)
     # As around a request: a connection the database dropped is not reused.
     close_old_connections()
     try:
+        django_task = import_string(task)
         if django_task.takes_context:
-            result = django_task.get_backend().get_result(str(context.job.id))
-            return django_task.call(TaskContext(task_result=result), *args, **kwargs)
-        return django_task.call(*args, **kwargs)
+            result = django_task.get_backend().get_result(str(job.id))
+            value = django_task.call(TaskContext(task_result=result), *args, **kwargs)
+        else:
+            value = django_task.call(*args, **kwargs)
+    except Exception as error:
+        retried = job.attempts < settings.TASK_RETRIES
+        logger.warning(
+            "Task %s (job %s) failed, try %s: %s: %s; %s",
+            task,
+            job.id,
+            job.attempts + 1,
+            type(error).__name__,
+            error,
+            "it is tried again later" if retried else "no try left: kept as failed",
+            exc_info=not retried,
+        )
+        raise
+    else:
+        logger.info("Task %s (job %s) succeeded in %.3f s", task, job.id, time.monotonic() - started)
+        return value
     finally:
         close_old_connections()
+        logs.current.reset(token)
 
 
 @app.task(name="run_scheduled")
@@ -99,7 +128,12 @@ class QueueBackend(BaseTaskBackend):
             queue=task.queue_name,
             priority=task.priority,
             schedule_at=task.run_after,
-        ).defer(task=task.module_path, args=list(args), kwargs=dict(kwargs))
+        ).defer(
+            task=task.module_path,
+            args=list(args),
+            kwargs=dict(kwargs),
+            request_id=(logs.current.get() or {}).get("request_id"),
+        )
         return self.get_result(str(job_id))
 
     def get_result(self, result_id: str) -> TaskResult:
@@ -118,7 +152,7 @@ class QueueBackend(BaseTaskBackend):
                 queue_name=job.queue_name, priority=job.priority, backend=self.alias
             ),
             id=str(job.id),
-            status=STATUSES.get(job.status, TaskResultStatus.FAILED),
+            status=STATUSES.get(job.status, TaskResultStatus.READY),
             enqueued_at=times.get("deferred"),
             started_at=times.get("started"),
             finished_at=finished,
