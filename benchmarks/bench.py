@@ -10,8 +10,8 @@ environment reach the bench stack, to measure a change before making it the defa
 Exit status 1 when a case fails (an error, a wrong answer); speeds are reported, never asserted.
 
 This module runs the parts in order; stack.py holds the bench's compose project and the build,
-size and start-up measures, load.py the serving cases and wrk, report.py the targets, the tables
-and the chart.
+size and start-up measures, load.py the serving cases and wrk, tasks.py the background tasks'
+queue, report.py the targets, the tables and the chart.
 """
 
 import argparse
@@ -36,8 +36,9 @@ from benchmarks.stack import (
     measure_startup,
     progress,
 )
+from benchmarks.tasks import measure_tasks
 
-PARTS = ("build", "size", "startup", "serving")
+PARTS = ("build", "size", "startup", "serving", "tasks")
 
 
 def parse_options() -> tuple[bool, list[str]]:
@@ -83,13 +84,15 @@ def measure(stack: Stack, parts: list[str], results: dict, mode: dict, *, quick:
     start-up, then the alternatives, bare nginx and the client beside it for serving."""
     if "build" in parts:
         attempt(results, "build", lambda: measure_build(stack.project, quick=quick))
-    if {"size", "startup", "serving"} & set(parts):
+    if {"size", "startup", "serving", "tasks"} & set(parts):
         progress("stack: building and starting ours (the first start migrates) ...")
         stack.compose("up", "--detach", "--build", "--wait", *SERVICES)
         if "size" in parts:
             attempt(results, "size", lambda: measure_size(stack))
         if "startup" in parts:
             attempt(results, "startup", lambda: measure_startup(stack))
+        if "tasks" in parts:
+            attempt(results, "tasks", lambda: measure_tasks(stack, quick=quick))
     if "serving" in parts:
         progress("stack: building and starting the alternatives, bare nginx and the client ...")
         stack.compose("up", "--detach", "--build", "--wait")

@@ -139,6 +139,10 @@ def stack_facts(results: dict) -> list[str]:
     if startup := results.get("startup"):
         facts += [f"| start-up: `inv up` (images built, volumes kept) to healthy | {startup['up_to_healthy_s']} s |"]
         facts += [f"| start-up: restart app until the proxy answers 200 | {startup['restart_app_to_200_s']} s |"]
+    if tasks := results.get("tasks"):
+        median, p90 = tasks["enqueue_to_start_median_ms"], tasks["enqueue_to_start_p90_ms"]
+        facts += [f"| tasks: enqueue to start on an idle worker, median (p90) | {median} ms ({p90} ms) |"]
+        facts += [f"| tasks: empty tasks a second, one worker | {tasks['tasks_per_s']} |"]
     return facts
 
 

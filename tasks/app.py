@@ -1,5 +1,5 @@
 """The Django project's commands, run where workspace/django_commands.py says: manage, startapp, migrate,
-makemigrations, superuser, shell, psql; and remove-example."""
+makemigrations, superuser, shell, queue, psql; and remove-example."""
 
 import os
 
@@ -57,6 +57,12 @@ def superuser(c):
 def shell(c):
     """Open Django's shell."""
     django(c, "shell")
+
+
+@task(help={"retry": "enqueue the failed task with this id again"})
+def queue(c, retry=0):
+    """Show the background tasks: how many wait, run, failed and are done, by task; the failed ones."""
+    django(c, f"queue --retry {retry}" if retry else "queue")
 
 
 @task

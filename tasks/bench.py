@@ -13,7 +13,7 @@ from workspace.shell import run, say
 @task(
     help={
         "quick": "a few seconds a case: proves the benchmark works end to end (CI runs this)",
-        "parts": "comma-separated subset of build,size,startup,serving (default: all)",
+        "parts": "comma-separated subset of build,size,startup,serving,tasks (default: all)",
     }
 )
 def bench(c, quick=False, parts=""):

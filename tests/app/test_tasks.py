@@ -2,6 +2,7 @@
 processes of their own): what runs, what runs again, what is retried, what a schedule runs."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,12 +12,14 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tasks import TaskResultStatus
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from journal.models import Entry
 from journal.tasks import flaky, note, slow
+from tests.support import first_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,11 +103,21 @@ def test_a_failing_task_is_retried_until_it_succeeds(queue):
     assert titles("flaky") == ["flaky", "flaky: try", "flaky: try", "flaky: try"]
 
 
-def test_a_task_failing_every_try_is_kept_as_failed(queue):
+def test_a_task_failing_every_try_is_kept_as_failed_and_listed_and_retried_on_demand(queue, capsys):
     result = flaky.enqueue("hopeless", 100)
     with worker(TASK_RETRIES="2"):
         wait_for(lambda: flaky.get_result(result.id).status == TaskResultStatus.FAILED)
     assert titles("hopeless") == ["hopeless: try"] * 3
+
+    call_command("queue")
+    listed = capsys.readouterr().out
+    assert re.search(r"journal.tasks.flaky +0 +0 +1 +0", listed), listed
+    assert f"{result.id:>8}  journal.tasks.flaky  after 3 tries" in listed
+    call_command("queue", retry=int(result.id))
+    again = first_group(r"enqueued again as (\d+)", capsys.readouterr().out)
+    assert flaky.get_result(again).args == ["hopeless", 100]
+    with pytest.raises(CommandError, match=f"No failed task has the id {again}"):
+        call_command("queue", retry=int(again))
 
 
 def test_a_stopped_worker_finishes_its_task_first(queue):

@@ -62,10 +62,10 @@ class Site:
         return self.stack.compose(*command).stdout.strip()
 
     def under_load(self, *args: str) -> tuple[subprocess.CompletedProcess, list[Traffic], float]:
-        """`inv ARGS` while readers and a writer keep the site busy; returns the run, the
-        traffic and the seconds it took."""
+        """`inv ARGS` while readers and a writer keep the site busy, each write enqueuing a task;
+        returns the run, the traffic and the seconds it took."""
         clients = [Traffic([self.stack.url]) for _ in range(3)]
-        clients.append(Traffic([self.stack.url], writer=self.writer))
+        clients.append(Traffic([self.stack.url], writer=self.writer, then="note"))
         for client in clients:
             client.start()
         try:
@@ -154,6 +154,13 @@ def test_a_changed_release_with_a_new_model_switches_under_load_without_a_failed
     stored = set(site.sql("SELECT title FROM journal_entry").splitlines())
     assert written, "the writer wrote"
     assert set(written) <= stored, "every acknowledged write is stored"
+    # Every write's task ran, the old worker's, those enqueued while the worker changed release,
+    # the new one's.
+    noted = {f"{title}: noted" for title in written}
+    deadline = time.monotonic() + 60
+    while missing := noted - set(site.sql("SELECT title FROM journal_entry WHERE title LIKE '%: noted'").splitlines()):
+        assert time.monotonic() < deadline, f"{len(missing)} of {len(noted)} tasks never ran: {sorted(missing)[:5]}"
+        time.sleep(1)
     assert "release two" in get(site.stack.url + "/").text
     assert site.sql("SELECT to_regclass('journal_note')") == "journal_note"
     assert re.search(r"Snapshot of the database: backups/before-\S+/db.dump", result.stdout)

@@ -52,9 +52,10 @@ class Traffic(threading.Thread):
     each answer: (status or error name, started, finished). Pages (the admin's login page), or
     with a logged-in browser, writes (entries added through the test app's form)."""
 
-    def __init__(self, urls: list[str], writer: Browser | None = None):
+    def __init__(self, urls: list[str], writer: Browser | None = None, then: str = ""):
         super().__init__(daemon=True)
-        self.urls, self.writer = urls, writer
+        # then="note": each write also enqueues a task that stores "TITLE: noted" (the test app's).
+        self.urls, self.writer, self.then = urls, writer, then
         self.answers: list[tuple[int | str, float, float]] = []
         self.written: list[str] = []  # titles of the writes answered with the redirect
         self.written_at: list[float] = []  # and when each answer came (time.time())
@@ -65,7 +66,8 @@ class Traffic(threading.Thread):
         if not self.writer:
             return session.get(url + "/admin/login/", headers=BEHIND_TLS, timeout=REQUEST_TIMEOUT).status_code
         title = f"write {uuid.uuid4().hex[:8]} {n}"
-        response = self.writer.send("POST", url, "/", data={"title": title, "csrfmiddlewaretoken": self.token})
+        form = {"title": title, "csrfmiddlewaretoken": self.token, "then": self.then}
+        response = self.writer.send("POST", url, "/", data=form)
         if response.status_code == 302:
             self.written.append(title)
             self.written_at.append(time.time())

@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils.module_loading import import_string
-from django_tasks import TaskContext, TaskResult, TaskResultStatus
+from django_tasks import TaskContext, TaskResult, TaskResultStatus, task
 from django_tasks.backends.base import BaseTaskBackend
 from django_tasks.exceptions import TaskResultDoesNotExist
 from procrastinate import RetryStrategy
@@ -45,7 +45,7 @@ STATUSES = {
 def run(context, task: str, args: list, kwargs: dict, request_id: str | None = None):
     """Call the Django task named `task` in the worker. Its lines carry the id of the request that
     enqueued it."""
-    token = logs.current.set({"request_id": request_id, "method": None, "path": None})
+    token = logs.current.set({"request_id": request_id, "method": None, "path": None} if request_id else None)
     job = context.job
     started = time.monotonic()
     logger.info("Task %s (job %s) started, try %s", task, job.id, job.attempts + 1)
@@ -164,3 +164,8 @@ class QueueBackend(BaseTaskBackend):
             errors=[],
             worker_ids=[],
         )
+
+
+@task()
+def ping() -> None:
+    """A task that does nothing: the queue's own cost, as `inv bench` measures it."""
