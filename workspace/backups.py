@@ -186,7 +186,7 @@ def restore(c, deployment: Deployment, to: str = "") -> None:
     env = {"IMAGE_TAG": deployment.serving(c, stopped=True) or "latest"}
     started = time.monotonic()
     # Nothing writes while the database goes back.
-    deployment.compose(c, "stop proxy app backup")
+    deployment.compose(c, "stop proxy app worker backup")
     try:
         archived_now(c, deployment)
     except Exit:

@@ -90,7 +90,7 @@ def restore(c, deployment: Deployment, folder: Path) -> None:
     # The release that serves now serves again after.
     env = {"IMAGE_TAG": deployment.serving(c, stopped=True) or "latest"}
     # Nothing writes while the data is replaced.
-    deployment.compose(c, "stop proxy app")
+    deployment.compose(c, "stop proxy app worker")
     try:
         with (folder / "db.dump").open("rb") as dump:
             deployment.stream("exec", "-T", "db", "sh", "-c", LOAD, stdin=dump)

@@ -84,12 +84,15 @@ def base_backup(c, deployment: Deployment) -> None:
     print(backup_job(c, deployment, f"{START_FAST} backup-run full", what="backup-run"), end="")
 
 
-def app_replicas(c, deployment: Deployment) -> int:
-    """The app's replicas to scale back to after a restore: the service's, or APP_REPLICAS when a
-    restore that failed half-way left it at 0."""
+def replicas(c, deployment: Deployment) -> dict[str, int]:
+    """The app's and the worker's replicas to scale back to after a restore: the services', or
+    APP_REPLICAS and WORKER_REPLICAS when a restore that failed half-way left them at 0."""
     template = "{{.Spec.Mode.Replicated.Replicas}}"
-    found = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_app", hide=True)
-    return int(found.stdout.strip() or 0) or int(deployment.settings.get("APP_REPLICAS") or 2)
+    counts = {}
+    for service, setting, default in (("app", "APP_REPLICAS", 2), ("worker", "WORKER_REPLICAS", 1)):
+        found = deployment.docker(c, f"service inspect --format '{template}' {deployment.name}_{service}", hide=True)
+        counts[service] = int(found.stdout.strip() or 0) or int(deployment.settings.get(setting) or default)
+    return counts
 
 
 def scale(c, deployment: Deployment, **counts: int) -> None:
@@ -99,17 +102,17 @@ def scale(c, deployment: Deployment, **counts: int) -> None:
 
 def restore(c, deployment: Deployment, to: str = "") -> None:
     """The database back to TO ("YYYY-MM-DD HH:MM:SS", UTC) or to the last second archived, the app
-    scaled to 0 meanwhile (the proxies answer 502) and back to its replicas after. The uploads are
-    left as they are: a swarm's belong in a bucket (docs/swarm.md)."""
+    and the worker scaled to 0 meanwhile (the proxies answer 502) and back to their replicas after.
+    The uploads are left as they are: a swarm's belong in a bucket (docs/swarm.md)."""
     target = restore_target(deployment, *state(c, deployment), to)
     started = time.monotonic()
-    app = app_replicas(c, deployment)
+    serving = replicas(c, deployment)
     # Nothing writes while the database goes back.
-    scale(c, deployment, app=0, backup=0)
+    scale(c, deployment, app=0, worker=0, backup=0)
     try:
         print(backup_job(c, deployment, "archive-now"), end="")
     except Exit:
-        scale(c, deployment, app=app, backup=1)
+        scale(c, deployment, **serving, backup=1)
         raise
     scale(c, deployment, db=0)
     try:
@@ -118,7 +121,7 @@ def restore(c, deployment: Deployment, to: str = "") -> None:
         raise Exit(f"{failed.message}\nHint: {HALF_RESTORED}", 1) from None
     scale(c, deployment, db=1)
     backup_job(c, deployment, WAIT_PROMOTED)
-    scale(c, deployment, app=app, backup=1)
+    scale(c, deployment, **serving, backup=1)
     moment = stamp(target) if target is not None else "the last second archived"
     say(f"Restored {deployment.name} on the swarm to {moment} in {time.monotonic() - started:.0f} s")
 
@@ -145,23 +148,24 @@ def prune_snapshots(c, deployment: Deployment, names: list[str]) -> None:
 
 
 def restore_snapshot(c, deployment: Deployment, name: str) -> None:
-    """The database as snapshot NAME holds it, the app scaled to 0 meanwhile (the proxies answer 502)
-    and back to its replicas after. All of it in one transaction: a failed load changes nothing."""
+    """The database as snapshot NAME holds it, the app and the worker scaled to 0 meanwhile (the
+    proxies answer 502) and back to their replicas after. All of it in one transaction: a failed
+    load changes nothing."""
     if not re.fullmatch(r"[\w.-]+", name):
         raise Exit(f"--dump {name}: on a swarm, the name of a release's snapshot (before-RELEASE).", 1)
     path = f"{SNAPSHOTS}/{name}.dump"
     missing = f"No snapshot {name} on the database's node: `inv releases --swarm` names each release's."
     backup_job(c, deployment, f"test -f {path} || {{ echo {shlex.quote(missing)}; exit 1; }}", what="The restore")
     started = time.monotonic()
-    app = app_replicas(c, deployment)
+    serving = replicas(c, deployment)
     # Nothing writes while the database goes back.
-    scale(c, deployment, app=0)
+    scale(c, deployment, app=0, worker=0)
     try:
         # LOAD names the database as the database's container does.
         load = f'export POSTGRES_USER="$PGUSER" POSTGRES_DB="$PGDATABASE"; ({LOAD}) < {path}'
         backup_job(c, deployment, load, what="The restore")
     finally:
-        scale(c, deployment, app=app)
+        scale(c, deployment, **serving)
     say(f"Restored {deployment.name} on the swarm from snapshot {name} in {time.monotonic() - started:.0f} s")
 
 

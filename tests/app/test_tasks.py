@@ -111,7 +111,7 @@ def test_a_task_failing_every_try_is_kept_as_failed_and_listed_and_retried_on_de
 
     call_command("queue")
     listed = capsys.readouterr().out
-    assert re.search(r"journal.tasks.flaky +0 +0 +1 +0", listed), listed
+    assert re.search(r"journal.tasks.flaky +0 +0 +0 +1", listed), listed
     assert f"{result.id:>8}  journal.tasks.flaky  after 3 tries" in listed
     call_command("queue", retry=int(result.id))
     again = first_group(r"enqueued again as (\d+)", capsys.readouterr().out)

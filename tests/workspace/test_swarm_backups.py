@@ -48,13 +48,13 @@ def test_a_swarm_restore_stops_the_writers_archives_restores_with_the_database_s
     steps = [
         next(i for i, command in enumerate(ran) if marker in command)
         for marker in (
-            f"service scale --detach=false {site}_app=0 {site}_backup=0",
+            f"service scale --detach=false {site}_app=0 {site}_worker=0 {site}_backup=0",
             "sh -c archive-now",
             f"service scale --detach=false {site}_db=0",
             "pgbackrest restore --delta",
             f"service scale --detach=false {site}_db=1",
             "pg_is_in_recovery",
-            f"service scale --detach=false {site}_app=3 {site}_backup=1",
+            f"service scale --detach=false {site}_app=3 {site}_worker=3 {site}_backup=1",
         )
     ]
     assert steps == sorted(steps)
@@ -83,9 +83,9 @@ def test_a_swarm_snapshot_restore_checks_the_name_then_loads_it_with_the_app_sca
         next(i for i, command in enumerate(ran) if marker in command)
         for marker in (
             "test -f /backups/snapshots/before-3f2c9a1b7d4e.dump",
-            f"service scale --detach=false {site}_app=0",
+            f"service scale --detach=false {site}_app=0 {site}_worker=0",
             "< /backups/snapshots/before-3f2c9a1b7d4e.dump",
-            f"service scale --detach=false {site}_app=3",
+            f"service scale --detach=false {site}_app=3 {site}_worker=3",
         )
     ]
     assert steps == sorted(steps)
@@ -102,7 +102,8 @@ def test_a_swarm_snapshot_name_that_is_not_one_is_refused_before_anything_runs(d
 
 
 def test_a_swarm_restore_run_again_after_a_failure_scales_the_app_back_to_its_setting_not_to_0(deploy_env, engine):
-    """The failed run left the app at 0 replicas: the run again scales it back to APP_REPLICAS."""
+    """The failed run left the app and the worker at 0 replicas: the run again scales them back to
+    APP_REPLICAS and WORKER_REPLICAS."""
     c = mock_context(
         {
             "{{json .Spec.TaskTemplate}}": json.dumps(BACKUP_SERVICE),
@@ -110,5 +111,7 @@ def test_a_swarm_restore_run_again_after_a_failure_scales_the_app_back_to_its_se
             "service ps": "Complete 1 second ago: ",
         }
     )
-    swarm_backups.restore_snapshot(c, Deployment(deploy_env(*GOOD, "APP_REPLICAS=4")), "before-3f2c9a1b7d4e")
-    assert commands(c)[-1].endswith("service scale --detach=false django-compose-workspace-deploy_app=4")
+    deployment = Deployment(deploy_env(*GOOD, "APP_REPLICAS=4", "WORKER_REPLICAS=2"))
+    swarm_backups.restore_snapshot(c, deployment, "before-3f2c9a1b7d4e")
+    site = "django-compose-workspace-deploy"
+    assert commands(c)[-1].endswith(f"service scale --detach=false {site}_app=4 {site}_worker=2")

@@ -70,7 +70,12 @@ def stack(swarm, stack_tmp, bucket):
         "AWS_ACCESS_KEY_ID": uuid.uuid4().hex,
         "AWS_SECRET_ACCESS_KEY": uuid.uuid4().hex,
     }
-    stack = RemoteStack(stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true", **bucket, **media)
+    # A worker on each node, two tasks at a time each; a lost node's tasks go elsewhere 10 s after
+    # its last heartbeat.
+    workers = {"WORKER_REPLICAS": "3", "WORKER_CONCURRENCY": "2", "TASK_STALLED_AFTER": "10"}
+    stack = RemoteStack(
+        stack_tmp, manager, APP_REPLICAS="3", DB_PLACEMENT="node.labels.db == true", **workers, **bucket, **media
+    )
     ca = str(bucket_certificates(swarm, stack_tmp) / "ca.pem")
     stack.env.update(IMAGE_PREFIX=f"registry:5000/{stack.project}", BACKUP_S3_PATH=f"/{stack.project}", TEST_CA_FILE=ca)
     stack.write_env()
@@ -171,9 +176,22 @@ def stored_titles(stack, host) -> set[str]:
     return set(sql(stack, host, "SELECT title FROM journal_entry").splitlines())
 
 
+# Six tasks of 20 s: every worker's two slots busy (three workers, one a node).
+ENQUEUE_SLOW_TASKS = "from journal.tasks import slow\nfor n in range(6): slow.enqueue(f'lost node {n}', 20)"
+
+
 def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(stack, swarm):
+    """A node powered off: its app replicas move, no acknowledged write is lost, and the tasks its
+    worker was running run again on the others."""
     manager, db_node, doomed = swarm
     assert "node2" in {node for node, _ in tasks(stack, "app")}
+    assert sorted(node for node, _ in tasks(stack, "worker")) == ["node0", "node1", "node2"]
+    in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", ENQUEUE_SLOW_TASKS)
+    started = "SELECT count(*) FROM journal_entry WHERE title LIKE 'lost node _: started'"
+    deadline = time.monotonic() + 60
+    while sql(stack, db_node, started) != "6":
+        assert time.monotonic() < deadline, f"{sql(stack, db_node, started)} of 6 tasks started within 60s"
+        time.sleep(0.5)
     browser = Browser()
     browser.log_in(manager.url, *user(stack, swarm))
     # The front sends to the nodes that stay up.
@@ -204,6 +222,13 @@ def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(
     )
     assert statuses[-20:] == [302] * 20, "writes do not succeed after the move"
     assert set(writer.written) <= stored_titles(stack, db_node), "an acknowledged write is missing"
+    # The lost worker's two tasks started again elsewhere, and all six finished.
+    finished = "SELECT count(*) FROM journal_entry WHERE title LIKE 'lost node _'"
+    deadline = time.monotonic() + 90
+    while sql(stack, db_node, finished) != "6":
+        assert time.monotonic() < deadline, f"{sql(stack, db_node, finished)} of 6 tasks finished within 90s"
+        time.sleep(1)
+    assert sql(stack, db_node, started) == "8", "the lost node's two tasks started again"
     # The node is gone for good: its operator removes it (docs/operating.md), else the next
     # `docker stack deploy` waits for the tasks the swarm still lists on it.
     manager.docker("node", "rm", "--force", "node2")
@@ -294,6 +319,7 @@ def assert_status_all_well(stack, swarm):
     assert shown.returncode == 0, shown.stdout[-3000:] + shown.stderr[-2000:]
     assert re.search(r"^  app +replicated +3/3 running$", shown.stdout, re.MULTILINE), shown.stdout
     assert re.search(r"^  proxy +global +2/2 running$", shown.stdout, re.MULTILINE), shown.stdout
+    assert re.search(r"^  worker +replicated +3/3 running$", shown.stdout, re.MULTILINE), shown.stdout
     image = swarm[0].docker("service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
                             f"{stack.project}_app")  # fmt: skip
     assert f"Release: {image.split('@')[0].rpartition(':')[2]}\n" in shown.stdout

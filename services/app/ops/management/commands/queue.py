@@ -2,15 +2,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 from django.utils.module_loading import import_string
 from procrastinate.contrib.django.models import ProcrastinateJob
+from procrastinate.jobs import Status
 
-# Procrastinate's job states, as the columns name them.
-STATES = {"todo": "waiting", "doing": "running", "failed": "failed", "succeeded": "done"}
+# Procrastinate's first four job states, in the order of a task's life, as the columns name them.
+STATES = dict(zip((status.value for status in Status), ("waiting", "running", "done", "failed"), strict=False))
 
 
 class Command(BaseCommand):
     help = (
-        "Show the background tasks' queue: by task, how many wait, run, failed and are done (kept "
-        "TASK_KEEP_DAYS); then the last failed ones. --retry ID enqueues a failed one again."
+        "Show the background tasks' queue: by task, how many wait, run, are done (kept "
+        "TASK_KEEP_DAYS) and failed; then the last failed ones. --retry ID enqueues a failed one again."
     )
 
     def add_arguments(self, parser):
