@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 
 from .forms import TodoForm
 from .models import Todo
+from .tasks import attachment_added
 
 
 def todo_list(request):
@@ -20,7 +21,9 @@ def todo_list(request):
         # (400), not a fresh one.
         form = TodoForm(request.POST, request.FILES, instance=Todo(owner=request.user))
         if form.is_valid():
-            form.save()
+            todo = form.save()
+            if todo.attachment:
+                attachment_added.enqueue(todo.id)
             return redirect("todo-list")
         context["form"] = form
         status = 429 if form.has_error("attachment", code="upload_limit") else 400

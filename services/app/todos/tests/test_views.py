@@ -43,6 +43,18 @@ def test_a_logged_in_user_adds_a_todo_with_its_attachment(user_client, user, upl
     assert (media_root / todo.attachment.name).read_bytes() == b"abc"
 
 
+def test_the_owner_gets_a_mail_when_an_attachment_is_added(user_client, user, upload, mailoutbox):
+    user.email = "alice@example.com"
+    user.save()
+    user_client.post("/", {"title": "Plain"})
+    assert mailoutbox == []
+    user_client.post("/", {"title": "Report", "attachment": upload("q3.pdf", b"%PDF-1.4", "application/pdf")})
+    [sent] = mailoutbox
+    assert sent.to == ["alice@example.com"]
+    assert sent.subject == "Attachment added to Report"
+    assert "q3.pdf is attached" in sent.body
+
+
 def test_an_over_long_title_gets_a_validation_message_and_stores_nothing(user_client):
     response = user_client.post("/", {"title": "x" * 201})
     assert response.status_code == 400
