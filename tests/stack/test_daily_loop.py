@@ -301,7 +301,10 @@ def test_a_task_of_the_new_app_runs_in_the_worker_and_the_mails_reach_mailpit(wo
     line = next(line for line in logs.splitlines() if f"(job {job}) succeeded" in line)
     assert line.endswith(f"request_id={request_id}"), line
 
-    create = "from django.contrib.auth.models import User; User.objects.create_user('bob', 'bob@example.com')"
+    # A password of their own: Django mails no reset to a user without one.
+    create = (
+        "from django.contrib.auth.models import User; User.objects.create_user('bob', 'bob@example.com', 'pw-85j2kq')"
+    )
     assert workspace.inv("manage", "shell", "--", "-c", create).returncode == 0
     session = requests.Session()
     form = session.get(f"http://127.0.0.1:{workspace.port}/password_reset/", timeout=30)

@@ -61,10 +61,11 @@ urlpatterns = [
     path("contact/", contact, name="contact"),
     path("webhook/", webhook, name="webhook"),
     path("api/notes/", api_notes, name="api-notes"),
+    # Names of their own: the site routes Django's own password reset too (django.contrib.auth.urls).
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(success_url=reverse_lazy("password_reset_done")),
-        name="password_reset",
+        auth_views.PasswordResetView.as_view(success_url=reverse_lazy("visitor_password_reset_sent")),
+        name="visitor_password_reset",
     ),
-    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="visitor_password_reset_sent"),
 ]
