@@ -31,6 +31,9 @@ def queue(transactional_db, settings):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (the run uses SQLite)")
     settings.TASKS = {"default": {"BACKEND": "ops.tasks.QueueBackend"}}
+    # An empty queue: Django's flush after each test leaves Procrastinate's tables (not its models').
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_periodic_defers, procrastinate_workers CASCADE")
 
 
 @contextmanager
