@@ -36,10 +36,14 @@ DEV_FILES = (*BASE_FILES, "compose/compose.dev.yaml")
 DEPLOY_FILES = (*BASE_FILES, "compose/compose.deploy.yaml", "compose/compose.backup.yaml")
 BACKUP_S3_FILES = ("compose/compose.backup-s3.yaml",)
 # Layered on a deployment on a swarm: its secrets, and the buckets' keys as secrets too (the
-# uploads', MEDIA_STORAGE=s3; the backups', BACKUP_S3_BUCKET).
+# uploads', MEDIA_STORAGE=s3; the backups', BACKUP_S3_BUCKET), and the mail's (EMAIL_URL, ANYMAIL).
 SWARM_FILES = ("compose/compose.swarm.yaml",)
 SWARM_S3_FILES = ("compose/compose.swarm-s3.yaml",)
 SWARM_BACKUP_S3_FILES = ("compose/compose.swarm-backup-s3.yaml",)
+SWARM_MAIL_FILES = {
+    "EMAIL_URL": "compose/compose.swarm-email-url.yaml",
+    "ANYMAIL": "compose/compose.swarm-anymail.yaml",
+}
 # With DOMAIN set: the TLS front (Caddy), HTTPS by ACME.
 HTTPS_FILES = ("compose/compose.https.yaml",)
 # An S3-compatible store (SeaweedFS) beside a stack: for the bucket's tests and the bench.

@@ -18,6 +18,7 @@ from workspace.compose import (
     ROOT,
     SWARM_BACKUP_S3_FILES,
     SWARM_FILES,
+    SWARM_MAIL_FILES,
     SWARM_S3_FILES,
 )
 from workspace.deployment import Deployment
@@ -48,7 +49,7 @@ def swarm_stack(model: dict) -> dict:
 SECRET_NAME = "_SECRET_NAME"  # noqa: S105 (a suffix of names)
 SWARM_READS = {
     name.removesuffix(SECRET_NAME)
-    for path in (*SWARM_FILES, *SWARM_S3_FILES, *SWARM_BACKUP_S3_FILES)
+    for path in (*SWARM_FILES, *SWARM_S3_FILES, *SWARM_BACKUP_S3_FILES, *SWARM_MAIL_FILES.values())
     for name in interpolated((ROOT / path).read_text())
     if name.endswith(SECRET_NAME)
 }
@@ -173,4 +174,5 @@ def swarm_files(deployment: Deployment) -> tuple[str, ...]:
     media = SWARM_S3_FILES if deployment.media_storage == "s3" else ()
     bucket = deployment.settings.get("BACKUP_S3_BUCKET")
     backups = (*BACKUP_S3_FILES, *SWARM_BACKUP_S3_FILES) if bucket else ()
-    return (*DEPLOY_FILES, *SWARM_FILES, *media, *backups, *deployment.https, *deployment.extra_files)
+    mail = tuple(path for setting, path in SWARM_MAIL_FILES.items() if deployment.settings.get(setting))
+    return (*DEPLOY_FILES, *SWARM_FILES, *media, *backups, *mail, *deployment.https, *deployment.extra_files)

@@ -23,6 +23,8 @@ DEPLOY_COMPOSE = (
     "compose.swarm.yaml",
     "compose.swarm-s3.yaml",
     "compose.swarm-backup-s3.yaml",
+    "compose.swarm-email-url.yaml",
+    "compose.swarm-anymail.yaml",
     "compose.backup.yaml",
     "compose.backup-s3.yaml",
 )
@@ -47,7 +49,13 @@ def test_every_variable_the_deployments_compose_files_read_is_in_the_table_or_se
 
 
 def test_every_secret_of_the_table_has_its_docker_secret_in_the_swarm_files():
-    files = ("compose.swarm.yaml", "compose.swarm-s3.yaml", "compose.swarm-backup-s3.yaml")
+    files = (
+        "compose.swarm.yaml",
+        "compose.swarm-s3.yaml",
+        "compose.swarm-backup-s3.yaml",
+        "compose.swarm-email-url.yaml",
+        "compose.swarm-anymail.yaml",
+    )
     swarm = set().union(*(compose_reads(name) for name in files))
     expected = {f"{setting.name}_SECRET_NAME" for setting in SECRETS}
     assert expected == {name for name in swarm if name.endswith("_SECRET_NAME")}

@@ -9,7 +9,7 @@ from invoke import MockContext, Result
 
 from tests.workspace.conftest import GOOD, calls, commands, mock_context
 from workspace.deployment import Deployment
-from workspace.swarm import create_secrets, manage_job, registry_of, secret_names, swarm_stack
+from workspace.swarm import create_secrets, manage_job, registry_of, secret_names, swarm_files, swarm_stack
 from workspace.swarm_releases import deploy_swarm, rollback_swarm
 
 BUCKET = ("MEDIA_STORAGE=s3", "AWS_STORAGE_BUCKET_NAME=b", "AWS_S3_REGION_NAME=r")
@@ -220,3 +220,13 @@ def test_a_swarm_rollback_over_an_irreversible_migration_names_the_snapshots_res
     # No --yes: a restore discards every write since, and its own question says so.
     assert "losing every write since new was deployed: inv restore --swarm --dump before-new\n" in said
     assert "drops" not in said
+
+
+def test_the_mails_settings_are_secrets_on_a_swarm_and_their_files_join_the_stack_when_set(deploy_env):
+    plain = Deployment(deploy_env(*GOOD))
+    assert not [path for path in swarm_files(plain) if "email" in path or "anymail" in path]
+    mail = ("EMAIL_URL=smtp+tls://site:pw-84kq@smtp.example.com:587", "ANYMAIL=POSTMARK_SERVER_TOKEN=tok-9c2")
+    deployment = Deployment(deploy_env(*GOOD, *mail))
+    assert {"EMAIL_URL_SECRET_NAME", "ANYMAIL_SECRET_NAME"} <= set(secret_names(deployment))
+    files = swarm_files(deployment)
+    assert {"compose/compose.swarm-email-url.yaml", "compose/compose.swarm-anymail.yaml"} <= set(files)
