@@ -1,7 +1,8 @@
 """`inv status`, on one host or a swarm: the deployment's services and their health, the serving
-release, the backups' freshness (the app's own verdict, as /status/backups gives it), the TLS
-front's certificate and the volumes' disk use, on one screen; what needs attention listed last,
-and a non-zero exit when anything does, for a cron job or a monitor."""
+release, the backups' freshness (the app's own verdict, as /status/backups gives it), the
+background tasks (waiting, running, failed lately), the TLS front's certificate and the volumes'
+disk use, on one screen; what needs attention listed last, and a non-zero exit when anything
+does, for a cron job or a monitor."""
 
 import json
 import shlex
@@ -17,8 +18,14 @@ from workspace.deployment import Deployment
 from workspace.shell import say
 from workspace.swarm import swarm_manage
 
-# The app's report of the backups (services/app/ops/backups.py), as /status/backups makes it.
-BACKUP_REPORT = "import json; from ops import backups; print(json.dumps(backups.report()))"
+# The app's report of the backups (services/app/ops/backups.py), as /status/backups makes it, and
+# of the background tasks' queue (ops/tasks.py): one Django start for both.
+SITE_REPORT = (
+    "import json; from ops import backups, tasks; "
+    "print(json.dumps({'backups': backups.report(), 'tasks': tasks.report()}))"
+)
+# A task due this long ago and still waiting: no worker takes the queue.
+WAITED_TOO_LONG = 600
 
 
 def service_problems(expected: list[str], containers: list[dict]) -> tuple[list[str], list[str]]:
@@ -56,6 +63,26 @@ def swarm_service_problems(stack: str, services: list[dict]) -> tuple[list[str],
     if not services:
         problems.append(f"{stack}: no services (`inv deploy --swarm` makes them)")
     return lines, problems
+
+
+def task_problems(report: dict | None) -> tuple[list[str], list[str]]:
+    """The background tasks' line, from the app's report; and what needs attention: tasks that
+    failed in the last day, a task left waiting (no worker runs)."""
+    if report is None:
+        return ["Tasks: unknown, the app did not answer"], []
+    line = (
+        f"Tasks: {report['waiting']} waiting, {report['running']} running, "
+        f"{report['failed_last_day']} failed in the last day"
+    )
+    problems = []
+    if report["failed_last_day"]:
+        problems.append(
+            f"tasks: {report['failed_last_day']} failed in the last day (`manage.py queue` lists them, "
+            "`--retry ID` runs one again; the worker's log says why)"
+        )
+    if (waited := report.get("oldest_waiting_seconds")) is not None and waited > WAITED_TOO_LONG:
+        problems.append(f"tasks: one has waited {age(waited)} for a worker (is the worker running?)")
+    return [line], problems
 
 
 def backup_problems(report: dict | None) -> tuple[list[str], list[str]]:
@@ -135,9 +162,10 @@ def status(c, deployment: Deployment, *, swarm: bool = False) -> None:
     print(f"Release: {release or 'none serving'}")
     if not release:
         problems.append(f"release: none serves (`inv deploy{' --swarm' if swarm else ''}`)")
-    backup_lines, backup_found = backup_problems(backup_report(c, deployment, swarm=swarm))
-    print("\n".join(backup_lines))
-    problems += backup_found
+    report = site_report(c, deployment, swarm=swarm) or {}
+    for lines_of in (backup_problems(report.get("backups")), task_problems(report.get("tasks"))):
+        print("\n".join(lines_of[0]))
+        problems += lines_of[1]
     if deployment.domain:
         held = front_certificates(c, deployment, swarm=swarm)
         if held is None:
@@ -158,10 +186,10 @@ def status(c, deployment: Deployment, *, swarm: bool = False) -> None:
 STACK_LABEL = "label=com.docker.stack.namespace"
 
 
-def backup_report(c, deployment: Deployment, *, swarm: bool) -> dict | None:
-    """The app's report of the backups: in an app container, or on a swarm in a job of its own
-    (the engine asked may run no replica). None when the app cannot tell."""
-    command = f"shell -c {shlex.quote(BACKUP_REPORT)}"
+def site_report(c, deployment: Deployment, *, swarm: bool) -> dict | None:
+    """The app's report of the backups and of the tasks: in an app container, or on a swarm in a
+    job of its own (the engine asked may run no replica). None when the app cannot tell."""
+    command = f"shell -c {shlex.quote(SITE_REPORT)}"
     if swarm:
         try:
             output = swarm_manage(c, deployment, command, quiet=True)

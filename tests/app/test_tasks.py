@@ -19,6 +19,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from journal.models import Entry
 from journal.tasks import flaky, note, slow
+from ops import tasks
 from tests.support import first_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +120,10 @@ def test_a_task_failing_every_try_is_kept_as_failed_and_listed_and_retried_on_de
     call_command("queue", retry=int(result.id))
     again = first_group(r"enqueued again as (\d+)", capsys.readouterr().out)
     assert flaky.get_result(again).args == ["hopeless", 100]
+    # inv status's view: the failure of the last day, the task now waiting (no worker runs).
+    report = tasks.report()
+    assert (report["failed_last_day"], report["waiting"], report["running"]) == (1, 1, 0)
+    assert 0 <= report["oldest_waiting_seconds"] < 60
     with pytest.raises(CommandError, match=f"No failed task has the id {again}"):
         call_command("queue", retry=int(again))
 

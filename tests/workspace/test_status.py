@@ -12,6 +12,7 @@ from workspace.status import (
     certificate_problems,
     service_problems,
     swarm_service_problems,
+    task_problems,
     volume_lines,
 )
 
@@ -139,3 +140,16 @@ def test_a_swarm_stacks_volumes_are_found_by_its_namespace():
         {"Name": "other_db-data", "Labels": "com.docker.stack.namespace=other", "Size": "1GB"},
     ]
     assert volume_lines("site", volumes) == ["Volumes: db-data 66MB"]
+
+
+def test_a_quiet_queue_needs_nothing_and_failed_or_long_waiting_tasks_are_named():
+    quiet = {"waiting": 2, "running": 1, "failed_last_day": 0, "oldest_waiting_seconds": 3}
+    assert task_problems(quiet) == (["Tasks: 2 waiting, 1 running, 0 failed in the last day"], [])
+    stuck = {"waiting": 40, "running": 0, "failed_last_day": 3, "oldest_waiting_seconds": 1800}
+    _, problems = task_problems(stuck)
+    assert problems == [
+        "tasks: 3 failed in the last day (`manage.py queue` lists them, `--retry ID` runs one again; the worker's "
+        "log says why)",
+        "tasks: one has waited 30 min for a worker (is the worker running?)",
+    ]
+    assert task_problems(None) == (["Tasks: unknown, the app did not answer"], [])

@@ -11,16 +11,19 @@ defers a scheduled task once, whatever the number of workers.
 
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.db.models import Min, Q
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import TaskContext, TaskResult, TaskResultStatus, task
 from django_tasks.backends.base import BaseTaskBackend
 from django_tasks.exceptions import TaskResultDoesNotExist
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
-from procrastinate.contrib.django.models import ProcrastinateJob
+from procrastinate.contrib.django.models import ProcrastinateEvent, ProcrastinateJob
 
 from ops import logs
 
@@ -169,3 +172,22 @@ class QueueBackend(BaseTaskBackend):
 @task()
 def ping() -> None:
     """A task that does nothing: the queue's own cost, as `inv bench` measures it."""
+
+
+def report() -> dict:
+    """The queue for `inv status`: tasks waiting (due now), running, failed in the last day, and
+    the seconds the oldest due one has waited (None when none waits)."""
+    now = timezone.now()
+    jobs = ProcrastinateJob.objects.all()
+    due = jobs.exclude(status__in=STATUSES).filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now))
+    oldest = ProcrastinateEvent.objects.filter(job__in=due, type__in=("deferred", "deferred_for_retry")).aggregate(
+        at=Min("at")
+    )["at"]
+    day_ago = now - timedelta(days=1)
+    failed = ProcrastinateEvent.objects.filter(type="failed", at__gte=day_ago, job__status="failed")
+    return {
+        "waiting": due.count(),
+        "running": jobs.filter(status="doing").count(),
+        "failed_last_day": failed.values("job").distinct().count(),
+        "oldest_waiting_seconds": round((now - oldest).total_seconds()) if oldest else None,
+    }
