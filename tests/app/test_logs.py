@@ -65,3 +65,22 @@ def test_an_unknown_log_format_stops_start_up_with_one_line():
     result = start(SECRET_KEY="s" * 50, ALLOWED_HOSTS="example.com", LOG_FORMAT="xml")
     assert result.returncode == 1
     assert result.stderr.strip() == "Configuration error: LOG_FORMAT=xml is neither plain (the default) nor json."
+
+
+def test_the_queues_lines_name_a_task_by_its_path_and_id_never_its_arguments():
+    """Procrastinate's lines name a job by its call (arguments and all: a mail's text, a reset
+    link); here by its task and id. Its line at the end of a task ops.tasks ran is dropped: ops.tasks
+    logs its own."""
+    job = {
+        "id": 7,
+        "task_name": "run",
+        "task_kwargs": {"task": "blog.tasks.welcome", "args": ["ann@example.com"]},
+        "call_string": "run[7](task='blog.tasks.welcome', args=['ann@example.com'])",
+    }
+    worker = logging.getLogger("procrastinate.worker")
+    with console("json") as written:
+        worker.warning("Waiting for job to finish: %s", job["call_string"], extra={"job": job, "action": "ending_job"})
+        worker.error("Job %s ended with status: Error", job["call_string"], extra={"job": job, "action": "job_error"})
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == ["Waiting for job to finish: blog.tasks.welcome (job 7)"]
+    assert "ann@example.com" not in written.getvalue()

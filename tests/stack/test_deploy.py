@@ -84,6 +84,25 @@ def test_json_log_lines_carry_the_fronts_request_id_from_the_proxy_to_the_app(de
     assert {line["request_id"] for line in app} == {request_id}
 
 
+def test_a_requests_id_reaches_the_worker_lines_of_the_task_it_enqueued(deployed):
+    """One id from the front to the proxy's line, the app's, and the worker's for the task the
+    request enqueued; JSON lines each."""
+    request_id = str(uuid.uuid4())
+    headers = {**BEHIND_TLS, "X-Request-ID": request_id}
+    answer = requests.post(f"{deployed.url}/tasks/note/", data={"title": "traced"}, headers=headers, timeout=30)
+    assert answer.status_code == 202, answer.text[:2000]
+    done = f"Task journal.tasks.note (job {answer.json()['task']}) succeeded"
+    deadline = time.monotonic() + 30
+    while True:
+        lines = lines_naming(deployed, request_id, ("proxy", "app", "worker"))
+        if any(done in line for line in lines["worker"]):
+            break
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.5)
+    for service in ("proxy", "app", "worker"):
+        assert {json.loads(line)["request_id"] for line in lines[service]} == {request_id}, lines
+
+
 # A stand-in for Sentry (error_collector.py), run with the app's own base image.
 PYTHON_IMAGE = first_group(r"FROM (python:\S+)", (ROOT / "services/app/Dockerfile").read_text())
 COLLECTOR = (ROOT / "tests/error_collector.py").read_text()

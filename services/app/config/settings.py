@@ -371,6 +371,7 @@ LOGGING = {
     "filters": {
         "request": {"()": "ops.logs.RequestContext"},
         "task_arguments": {"()": "ops.logs.TaskArguments"},
+        "repeated_task_outcome": {"()": "ops.logs.RepeatedTaskOutcome"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
     "handlers": {
@@ -393,8 +394,9 @@ LOGGING = {
         # release_migrate's linter logs each migration it reads at INFO: its verdict is the one line.
         "django_migration_linter": {"level": "WARNING"},
         # The worker's lines are ops.tasks' (a task's start and end, with the request that
-        # enqueued it); Procrastinate's own only from WARNING up.
+        # enqueued it); Procrastinate's own only from WARNING up, and not those that repeat them.
         "procrastinate": {"level": "WARNING"},
+        "procrastinate.worker": {"filters": ["repeated_task_outcome"]},
     },
 }
 

@@ -77,3 +77,13 @@ class TaskArguments(logging.Filter):
             record.msg = record.getMessage().replace(job["call_string"], f"{task} (job {job.get('id')})")
             record.args = None
         return True
+
+
+class RepeatedTaskOutcome(logging.Filter):
+    """Drops Procrastinate's line at the end of a task ops.tasks ran (run): ops.tasks' own says it,
+    with the request that enqueued the task; an error told twice would be two error reports."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = getattr(record, "job", None)
+        outcome = str(getattr(record, "action", "")).startswith("job_")
+        return not (outcome and isinstance(job, dict) and job.get("task_name") == "run")

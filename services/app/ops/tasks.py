@@ -63,7 +63,9 @@ def run(context, task: str, args: list, kwargs: dict, request_id: str | None = N
             value = django_task.call(*args, **kwargs)
     except Exception as error:
         retried = job.attempts < settings.TASK_RETRIES
-        logger.warning(
+        # The last try's failure is an error, with its traceback: an error report when SENTRY_DSN
+        # is set, with the id of the request that enqueued the task.
+        (logger.warning if retried else logger.error)(
             "Task %s (job %s) failed, try %s: %s: %s; %s",
             task,
             job.id,

@@ -5,5 +5,6 @@ from . import views
 urlpatterns = [
     path("", views.entries, name="entries"),
     path("broken/", views.broken),
+    path("tasks/note/", views.enqueue_note),
     path("", include("journal.visitors")),
 ]

@@ -1,11 +1,16 @@
+import logging
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpResponseForbidden
+from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from .models import Entry
 from .tasks import note
+
+logger = logging.getLogger(__name__)
 
 
 class EntryForm(forms.ModelForm):
@@ -33,6 +38,15 @@ def entries(request):
         status = 400
     context = {"entries": Entry.objects.all(), "form": form, "login_form": AuthenticationForm()}
     return render(request, "journal/entries.html", context, status=status)
+
+
+@csrf_exempt
+@require_POST
+def enqueue_note(request):
+    """A task enqueued by a request, for the request id's test: 202 with the task's id."""
+    result = note.enqueue(request.POST["title"])
+    logger.info("Enqueued task %s", result.id)
+    return JsonResponse({"task": result.id}, status=202)
 
 
 @csrf_exempt
