@@ -9,12 +9,15 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tasks import TaskResultStatus
+from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from journal.models import Entry
@@ -191,3 +194,20 @@ def test_a_mail_reaches_the_mail_server_whole(settings, db):
         ("data.bin", b"\x00\xff", "application/octet-stream"),
         ("notes.txt", "words", "text/plain"),
     ]
+
+
+def test_finished_tasks_are_pruned_after_their_days_and_failed_ones_after_three_times_as_long(queue, settings):
+    settings.TASK_KEEP_DAYS = 2
+    jobs = {name: int(note.enqueue(name).id) for name in ("recent", "old", "old failure", "older failure", "waiting")}
+    ended = {"recent": ("succeeded", 1), "old": ("succeeded", 3), "old failure": ("failed", 3)}
+    ended["older failure"] = ("failed", 7)
+    with connection.cursor() as cursor:
+        for name, (status, days) in ended.items():
+            cursor.execute("UPDATE procrastinate_jobs SET status = %s WHERE id = %s", [status, jobs[name]])
+            # Each event of the job (Procrastinate's triggers record the change of status) that
+            # many days back.
+            back = "UPDATE procrastinate_events SET at = now() - make_interval(days => %s) WHERE job_id = %s"
+            cursor.execute(back, [days, jobs[name]])
+    async_to_sync(tasks.prune.func)(SimpleNamespace(app=app), timestamp=0)
+    kept = set(ProcrastinateJob.objects.values_list("args__args__0", flat=True))
+    assert kept == {"recent", "old failure", "waiting"}
