@@ -41,8 +41,9 @@ def check(c):
     Words after -- go to both pytest runs: inv check -- -k swarm."""
     with c.cd(ROOT):
         failed = []
-        # tests/app with the test site's settings: the project's, and the stack tests' own app.
-        django_tests = f"--ds tests.site.settings {typed_words('tests/app')}"
+        # tests/app with the test site's settings: the project's, and the stack tests' own app; two
+        # at a time, as the background tasks' tests mostly wait on their workers.
+        django_tests = f"--ds tests.site.settings --numprocesses 2 {typed_words('tests/app')}"
         for command in (f"-p no:django {typed_words('tests/workspace')}", django_tests):
             # Exit 5: no test of that run was selected (-k), not a failure.
             result = run(c, f"{PYTHON} -m pytest {command}", check=False)

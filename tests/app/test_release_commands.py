@@ -175,6 +175,19 @@ def test_rollback_keeps_everything_when_one_migration_is_irreversible(history, c
     assert state(capsys) == newer
 
 
+def test_rollback_leaves_an_app_the_older_release_does_not_know_when_it_cannot_be_reversed(history, capsys):
+    """Its tables stay (no code of the older release reads them), and the rest goes back."""
+    history("irreversible", "0002_backfill")
+    newer = state(capsys)
+    older = {app: migration for app, migration in newer.items() if app != "releasing"}
+    assert run(capsys, "release_rollback", json.dumps(older)) == (
+        0,
+        "releasing: left as it is (the older release has no such app)\nNo migrations to reverse.\n",
+        "",
+    )
+    assert state(capsys) == newer
+
+
 def test_rollback_to_the_serving_state_does_nothing(db, capsys):
     assert run(capsys, "release_rollback", json.dumps(state(capsys))) == (0, "No migrations to reverse.\n", "")
 

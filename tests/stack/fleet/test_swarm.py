@@ -176,7 +176,7 @@ def stored_titles(stack, host) -> set[str]:
     return set(sql(stack, host, "SELECT title FROM journal_entry").splitlines())
 
 
-# Six tasks of 20 s: every worker's two slots busy (three workers, one a node).
+# Six tasks of 20 s: every worker's two slots busy (three workers).
 ENQUEUE_SLOW_TASKS = "from journal.tasks import slow\nfor n in range(6): slow.enqueue(f'lost node {n}', 20)"
 
 
@@ -185,7 +185,9 @@ def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(
     worker was running run again on the others."""
     manager, db_node, doomed = swarm
     assert "node2" in {node for node, _ in tasks(stack, "app")}
-    assert sorted(node for node, _ in tasks(stack, "worker")) == ["node0", "node1", "node2"]
+    # The swarm spreads the three workers as it sees fit; the lost node runs one at least.
+    lost = [node for node, _ in tasks(stack, "worker")].count("node2")
+    assert lost, f"no worker on node2: {tasks(stack, 'worker')}"
     in_an_app_container(stack, swarm, "python", "manage.py", "shell", "-c", ENQUEUE_SLOW_TASKS)
     started = "SELECT count(*) FROM journal_entry WHERE title LIKE 'lost node _: started'"
     deadline = time.monotonic() + 60
@@ -222,13 +224,13 @@ def test_when_a_worker_dies_its_replicas_move_and_no_acknowledged_write_is_lost(
     )
     assert statuses[-20:] == [302] * 20, "writes do not succeed after the move"
     assert set(writer.written) <= stored_titles(stack, db_node), "an acknowledged write is missing"
-    # The lost worker's two tasks started again elsewhere, and all six finished.
+    # The lost workers' tasks (two each) started again elsewhere, and all six finished.
     finished = "SELECT count(*) FROM journal_entry WHERE title LIKE 'lost node _'"
     deadline = time.monotonic() + 90
     while sql(stack, db_node, finished) != "6":
         assert time.monotonic() < deadline, f"{sql(stack, db_node, finished)} of 6 tasks finished within 90s"
         time.sleep(1)
-    assert sql(stack, db_node, started) == "8", "the lost node's two tasks started again"
+    assert sql(stack, db_node, started) == str(6 + 2 * lost), "the lost node's tasks started again"
     # The node is gone for good: its operator removes it (docs/operating.md), else the next
     # `docker stack deploy` waits for the tasks the swarm still lists on it.
     manager.docker("node", "rm", "--force", "node2")

@@ -18,7 +18,8 @@ class Command(BaseCommand):
     help = (
         "Migrate every app back to STATE, an older release's migration state (release_state), when every "
         "migration to reverse can be (status 5 and none reversed otherwise); apps STATE does not know go "
-        "to zero. Runs with the newer release's code, which knows the migrations to reverse."
+        "to zero, or stay as they are when they cannot. Runs with the newer release's code, which knows the "
+        "migrations to reverse."
     )
 
     def add_arguments(self, parser):
@@ -43,10 +44,18 @@ class Command(BaseCommand):
         plan = executor.migration_plan(targets)
         if not all(backwards for _, backwards in plan):
             raise CommandError("STATE needs migrations applied that the database does not have: it is no older state.")
+        # An app the older release does not know, whose migrations cannot be reversed (a library's
+        # raw SQL), stays as it is: no code of that release reads its tables.
+        unknown = {m.app_label for m, _ in plan if m.app_label not in wanted and irreversible(m)}
+        if unknown:
+            targets = [(app, target) for app, target in targets if app not in unknown]
+            plan = executor.migration_plan(targets)
         kept = [f"{migration} cannot be reversed ({why})" for migration, _ in plan if (why := irreversible(migration))]
         if drops:
             self.stdout.write(json.dumps({"drops": [] if kept else dropped(executor, plan), "kept": kept}))
             return
+        for app in sorted(unknown):
+            self.stdout.write(f"{app}: left as it is (the older release has no such app)")
         if not plan:
             self.stdout.write("No migrations to reverse.")
             return
