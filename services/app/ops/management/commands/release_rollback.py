@@ -44,12 +44,7 @@ class Command(BaseCommand):
         plan = executor.migration_plan(targets)
         if not all(backwards for _, backwards in plan):
             raise CommandError("STATE needs migrations applied that the database does not have: it is no older state.")
-        # An app the older release does not know, whose migrations cannot be reversed (a library's
-        # raw SQL), stays as it is: no code of that release reads its tables.
-        unknown = {m.app_label for m, _ in plan if m.app_label not in wanted and irreversible(m)}
-        if unknown:
-            targets = [(app, target) for app, target in targets if app not in unknown]
-            plan = executor.migration_plan(targets)
+        targets, plan, unknown = leave_unknown_apps(executor, targets, plan, wanted)
         kept = [f"{migration} cannot be reversed ({why})" for migration, _ in plan if (why := irreversible(migration))]
         if drops:
             self.stdout.write(json.dumps({"drops": [] if kept else dropped(executor, plan), "kept": kept}))
@@ -68,6 +63,19 @@ class Command(BaseCommand):
         for app, now in before.items():
             if after[app] != now:
                 self.stdout.write(f"{app}: {now} -> {after[app] or 'zero'}")
+
+
+def leave_unknown_apps(executor, targets, plan, wanted):
+    """TARGETS and PLAN without the apps the older release does not know (WANTED) whose migrations
+    cannot be reversed (a library's raw SQL): they stay as they are, as no code of that release
+    reads their tables. Returns the targets, the plan and the apps left."""
+    unknown = {
+        migration.app_label for migration, _ in plan if migration.app_label not in wanted and irreversible(migration)
+    }
+    if not unknown:
+        return targets, plan, unknown
+    targets = [(app, target) for app, target in targets if app not in unknown]
+    return targets, executor.migration_plan(targets), unknown
 
 
 def parse_state(state: str) -> dict:
