@@ -40,24 +40,28 @@ def queue(transactional_db, settings):
         cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_periodic_defers, procrastinate_workers CASCADE")
 
 
-@contextmanager
-def worker(**environment):
-    """`manage.py worker` on the test database, until the block ends (SIGTERM: it stops once its
-    tasks have finished)."""
+def command_environment(database: str = "", **environment) -> dict[str, str]:
+    """A manage.py command's environment: the test site, on the test database (or DATABASE)."""
     db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.site.settings",
+        "PYTHONPATH": f"{ROOT / 'services/app'}:{ROOT}",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{database or db['NAME']}",
+        **environment,
+    }
+
+
+@contextmanager
+def worker(database: str = "", log=None, **environment):
+    """`manage.py worker` on the test database (or DATABASE), until the block ends (SIGTERM: it
+    stops once its tasks have finished); its output into LOG, a file, if given."""
     process = subprocess.Popen(
         [sys.executable, "services/app/manage.py", "worker", "--no-reload"],
         cwd=ROOT,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.site.settings",
-            "PYTHONPATH": f"{ROOT / 'services/app'}:{ROOT}",
-            "DATABASE_URL": url,
-            "TASK_STALLED_AFTER": "3",
-            "TASK_RETRY_WAIT": "1",
-            **environment,
-        },
+        env=command_environment(database, TASK_STALLED_AFTER="3", TASK_RETRY_WAIT="1", **environment),
+        stdout=log,
+        stderr=log,
     )
     try:
         yield process
@@ -211,3 +215,24 @@ def test_finished_tasks_are_pruned_after_their_days_and_failed_ones_after_three_
     async_to_sync(tasks.prune.func)(SimpleNamespace(app=app), timestamp=0)
     kept = set(ProcrastinateJob.objects.values_list("args__args__0", flat=True))
     assert kept == {"recent", "old failure", "waiting"}
+
+
+def test_a_worker_waits_for_its_releases_migrations_before_it_takes_a_task(queue, tmp_path):
+    """As on a first deploy, where the worker starts before the migrations: it waits, running, and
+    starts once they are applied."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE DATABASE worker_first")
+    log = tmp_path / "worker.log"
+    try:
+        with log.open("w") as output, worker("worker_first", log=output):
+            wait_for(lambda: "Worker waiting: migrations of this release not applied yet" in log.read_text())
+            subprocess.run(
+                [sys.executable, "services/app/manage.py", "migrate", "--noinput", "--verbosity", "0"],
+                cwd=ROOT,
+                env=command_environment("worker_first"),
+                check=True,
+            )
+            wait_for(lambda: "Worker started" in log.read_text())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP DATABASE worker_first WITH (FORCE)")

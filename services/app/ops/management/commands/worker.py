@@ -1,9 +1,17 @@
+import logging
+import time
 from argparse import BooleanOptionalAction
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import autoreload
 from procrastinate.contrib.django import app
+
+from ops.database import first_line
+
+logger = logging.getLogger("ops.tasks")
 
 
 class Command(BaseCommand):
@@ -36,6 +44,8 @@ class Command(BaseCommand):
             self.work(queue_names, concurrency, signals=True)
 
     def work(self, queues, concurrency, *, signals):
+        wait_for_the_schema()
+        logger.info("Worker started: %s, %s at a time", ", ".join(queues or ["every queue"]), concurrency)
         worker_app = app.with_connector(app.connector.get_worker_connector())
         worker_app.run_worker(
             queues=queues,
@@ -51,3 +61,24 @@ class Command(BaseCommand):
             update_heartbeat_interval=settings.TASK_STALLED_AFTER / 3,
             stalled_worker_timeout=settings.TASK_STALLED_AFTER,
         )
+
+
+def wait_for_the_schema() -> None:
+    """Until the database answers with every migration of this code applied: a worker never runs a
+    task on an older schema, and on a first deploy, started before the migrations, it waits for
+    them instead of failing over and over."""
+    waiting = ""
+    while True:
+        try:
+            executor = MigrationExecutor(connection)
+            if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+                return
+            reason = "migrations of this release not applied yet"
+        except DatabaseError as error:
+            reason = f"the database does not answer ({first_line(error)})"
+        finally:
+            connection.close()
+        if reason != waiting:
+            logger.warning("Worker waiting: %s", reason)
+            waiting = reason
+        time.sleep(2)
