@@ -148,8 +148,10 @@ def test_a_quiet_queue_needs_nothing_and_failed_or_long_waiting_tasks_are_named(
     stuck = {"waiting": 40, "running": 0, "failed_last_day": 3, "oldest_waiting_seconds": 1800}
     _, problems = task_problems(stuck)
     assert problems == [
-        "tasks: 3 failed in the last day (`manage.py queue` lists them, `--retry ID` runs one again; the worker's "
-        "log says why)",
+        (
+            "tasks: 3 failed in the last day (`manage.py queue` lists them, `--retry ID` runs one again; "
+            "the worker's log says why)"
+        ),
         "tasks: one has waited 30 min for a worker (is the worker running?)",
     ]
     assert task_problems(None) == (["Tasks: unknown, the app did not answer"], [])
