@@ -54,9 +54,6 @@ class Command(BaseCommand):
             # The running tasks finish, however long they take; the container's stop grace
             # period bounds it, and a task cut short runs again (ops.tasks.retry_stalled).
             shutdown_graceful_timeout=None,
-            # A new task wakes the worker at once (LISTEN/NOTIFY); a retry or a task for later is
-            # looked for every second.
-            fetch_job_polling_interval=1,
             # A worker silent for TASK_STALLED_AFTER is gone: its tasks run again elsewhere.
             update_heartbeat_interval=settings.TASK_STALLED_AFTER / 3,
             stalled_worker_timeout=settings.TASK_STALLED_AFTER,
