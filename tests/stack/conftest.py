@@ -68,6 +68,19 @@ def pytest_collection_modifyitems(config, items):
             item.fixturenames.insert(0, "bystander")
 
 
+# A failed test's report ends with its stack's last log lines: in a CI run, the only look at a
+# service that misbehaved.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    running = getattr(item, "funcargs", {}).get("stack")
+    if report.when == "call" and report.failed and isinstance(running, Stack):
+        logs = running.compose("logs", "--no-color", "--tail", "25", check=False, timeout=60)
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", logs.stdout + logs.stderr)  # compose's cursor codes
+        report.sections.append(("stack logs, the last 25 lines of each service", text))
+
+
 @pytest.fixture(scope="session")
 def stack_tmp(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("stacks")

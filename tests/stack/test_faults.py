@@ -189,18 +189,24 @@ def test_compose_stop_stops_each_service_by_its_signal_and_finishes_the_request_
     started = datetime.now(UTC)
     stack.compose("stop")
     upload["thread"].join(timeout=30)
-    # Compose stops dependents first: proxy, then app, then db.
-    order = ("proxy", "app", "db")
-    ends = [started] + [finished_at(stack, service) for service in order]
-    took = {service: (ends[i + 1] - ends[i]).total_seconds() for i, service in enumerate(order)}
-    exits = {service: inspect(stack, service)["State"]["ExitCode"] for service in order}
+    # Compose stops dependents first: the proxy and the worker side by side, then app, then db.
+    ends = {service: finished_at(stack, service) for service in ("proxy", "worker", "app", "db")}
+    took = {
+        "proxy": ends["proxy"] - started,
+        "worker": ends["worker"] - started,
+        "app": ends["app"] - max(ends["proxy"], ends["worker"]),
+        "db": ends["db"] - ends["app"],
+    }
+    took = {service: round(seconds.total_seconds(), 1) for service, seconds in took.items()}
+    exits = {service: inspect(stack, service)["State"]["ExitCode"] for service in ends}
     stack.up()
 
     assert upload.get("status") == 302, f"the upload in flight got {upload.get('status')}: {upload.get('body')}"
     # 137 would be a SIGKILL after the grace period; 0 is a clean exit on the service's own signal.
-    assert exits == {"proxy": 0, "app": 0, "db": 0}
+    assert exits == {"proxy": 0, "worker": 0, "app": 0, "db": 0}
     # The proxy first waits for the rest of the upload (about 2s).
     assert took["proxy"] < 8, took
+    assert took["worker"] < 8, took
     assert took["app"] < 5, took
     assert took["db"] < 5, took
     assert "uploaded while stopping" in stack.get("/").text
