@@ -191,13 +191,13 @@ def test_compose_stop_stops_each_service_by_its_signal_and_finishes_the_request_
     upload["thread"].join(timeout=30)
     # Compose stops dependents first: the proxy and the worker side by side, then app, then db.
     ends = {service: finished_at(stack, service) for service in ("proxy", "worker", "app", "db")}
-    took = {
+    spans = {
         "proxy": ends["proxy"] - started,
         "worker": ends["worker"] - started,
         "app": ends["app"] - max(ends["proxy"], ends["worker"]),
         "db": ends["db"] - ends["app"],
     }
-    took = {service: round(seconds.total_seconds(), 1) for service, seconds in took.items()}
+    took = {service: round(span.total_seconds(), 1) for service, span in spans.items()}
     exits = {service: inspect(stack, service)["State"]["ExitCode"] for service in ends}
     stack.up()
 
