@@ -80,6 +80,10 @@ def psql(c):
 @task
 def remove_example(c):
     """Remove the example app (services/app/todos): its folder, its line in LOCAL_APPS, its route."""
-    for change in example.remove_example():
+    try:
+        changes = example.remove_example()
+    except example.ExampleError as refused:
+        raise Exit(str(refused), 1) from None
+    for change in changes:
         say(change)
     say("A database that had the example keeps its table, todos_todo (docs/developing.md).")

@@ -4,9 +4,8 @@ folder, its line in LOCAL_APPS and its route, nothing else. The platform (ops) n
 import shutil
 from pathlib import Path
 
-from invoke import Exit
-
-from workspace.compose import ROOT
+# The standard library only: a new project's setup (.copier/setup.py) runs this with Copier's Python.
+ROOT = Path(__file__).resolve().parent.parent
 
 EXAMPLE = "todos"
 # The example's lines in the project's settings and URLs, each block removed whole.
@@ -20,16 +19,20 @@ LINES = {
 }
 
 
+class ExampleError(Exception):
+    """The example is not there, or not as written: the message says what to do."""
+
+
 def remove_example(root: Path = ROOT) -> list[str]:
     """Removes the example from the project at ROOT; returns what it changed. Changes nothing,
     and says what to do by hand, when a file no longer holds the example's lines as written."""
     folder = root / "services" / "app" / EXAMPLE
     if not folder.is_dir():
-        raise Exit(f"There is no example to remove: {folder.relative_to(root)}/ does not exist.", 1)
+        raise ExampleError(f"There is no example to remove: {folder.relative_to(root)}/ does not exist.")
     texts = {name: (root / name).read_text() for name in LINES}
     for name, lines in LINES.items():
         if lines not in texts[name]:
-            raise Exit(f"{name} has changed: remove the example's lines from it by hand ({lines.strip()!r}).", 1)
+            raise ExampleError(f"{name} has changed: remove the example's lines from it by hand ({lines.strip()!r}).")
     for name, lines in LINES.items():
         (root / name).write_text(texts[name].replace(lines, ""))
     shutil.rmtree(folder)

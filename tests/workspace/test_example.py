@@ -6,10 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from invoke import Exit
 
 from workspace.compose import ROOT
-from workspace.example import remove_example
+from workspace.example import ExampleError, remove_example
 from workspace.reference_site import make_reference_site
 
 IGNORED = shutil.ignore_patterns("__pycache__", "var", "media", "staticfiles", ".env")
@@ -66,15 +65,15 @@ def test_a_second_removal_says_there_is_none_and_a_changed_file_stops_it_before_
     settings = project / "services" / "app" / "config" / "settings.py"
     settings.write_text(settings.read_text().replace('    "todos",\n', '    "todos",  # mine\n'))
     before = {path: path.read_bytes() for path in project.rglob("*") if path.is_file()}
-    with pytest.raises(Exit) as refused:
+    with pytest.raises(ExampleError) as refused:
         remove_example(project)
-    assert str(refused.value.message).startswith("services/app/config/settings.py has changed: remove the example")
+    assert str(refused.value).startswith("services/app/config/settings.py has changed: remove the example")
     assert {path: path.read_bytes() for path in project.rglob("*") if path.is_file()} == before
     settings.write_text(settings.read_text().replace('    "todos",  # mine\n', '    "todos",\n'))
     remove_example(project)
-    with pytest.raises(Exit) as again:
+    with pytest.raises(ExampleError) as again:
         remove_example(project)
-    assert again.value.message == "There is no example to remove: services/app/todos/ does not exist."
+    assert str(again.value) == "There is no example to remove: services/app/todos/ does not exist."
 
 
 def test_the_reference_site_is_the_project_as_cloned_without_the_example_with_its_app_at_the_root(tmp_path):
