@@ -32,7 +32,10 @@ def files(folder: Path) -> set[str]:
 
 
 def copy(destination: Path, source: Path = ROOT, **answers) -> Path:
-    run_copy(str(source), destination, data=answers, defaults=True, unsafe=True, quiet=True)
+    """A project from the template at SOURCE: the workspace as it is here, changes not yet
+    committed included (Copier's HEAD), else the template's latest tag."""
+    ref = "HEAD" if source == ROOT else None
+    run_copy(str(source), destination, data=answers, vcs_ref=ref, defaults=True, unsafe=True, quiet=True)
     return destination
 
 
@@ -95,7 +98,9 @@ def test_an_update_applies_the_workspaces_change_and_keeps_the_projects_own(tmp_
     git(project, "commit", "--quiet", "--all", "--message", "mine")
     (template / settings).write_text("# The workspace's fix.\n" + (template / settings).read_text())
     (template / "compose" / "compose.yaml").write_text(
-        (template / "compose" / "compose.yaml").read_text().replace("name: django-compose-workspace", "name: django-compose-workspace\n# fixed")
+        (template / "compose" / "compose.yaml")
+        .read_text()
+        .replace("name: django-compose-workspace", "name: django-compose-workspace\n# fixed")
     )
     git(template, "commit", "--quiet", "--all", "--message", "1.1")
     git(template, "tag", "1.1")
