@@ -4,6 +4,7 @@ itself. It runs again on each `copier update`, on each version the update compar
 
 The standard library only: it runs with Copier's Python."""
 
+import importlib
 import shutil
 import sys
 from pathlib import Path
@@ -33,10 +34,9 @@ def main(name: str, slug: str, example_app: str) -> None:
             if NAME in text or SLUG in text:
                 path.write_text(text.replace(NAME, name).replace(SLUG, slug))
     if example_app.lower() != "true":
+        # The project's own removal (inv remove-example), from the files just written.
         sys.path.insert(0, str(root))
-        from workspace.example import remove_example
-
-        remove_example(root)
+        importlib.import_module("workspace.example").remove_example(root)
     (root / ".copier" / "README.md").replace(root / "README.md")
     shutil.rmtree(root / ".copier")
 
