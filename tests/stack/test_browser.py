@@ -214,7 +214,7 @@ def test_an_uploaded_html_page_neither_runs_script_nor_sets_a_cookie_on_the_site
     # Saved as a file, never opened: the list stays open, untouched.
     WebDriverWait(browser, 10).until(lambda _: list(downloads.glob("*.html")))
     assert browser.current_url == stack.url + "/"
-    assert browser.title == "Journal"
+    assert browser.title == "Journal · Django Compose Workspace"
     assert {cookie["name"] for cookie in browser.get_cookies()} == cookies
     assert browser.execute_script("return localStorage.planted") is None
 

@@ -208,7 +208,8 @@ def test_compose_stop_stops_each_service_by_its_signal_and_finishes_the_request_
     assert took["proxy"] < 8, took
     assert took["worker"] < 8, took
     assert took["app"] < 5, took
-    assert took["db"] < 5, took
+    # PostgreSQL's last checkpoint takes seconds on a busy machine; its grace period is 30 s.
+    assert took["db"] < 15, took
     assert "uploaded while stopping" in stack.get("/").text
 
 
